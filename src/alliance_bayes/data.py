@@ -1,0 +1,508 @@
+"""AllianceData: the one validated, immutable view of an alliance data set.
+
+Long-format data (one row per rating: therapist, patient, session, rater, score) and an optional
+therapist-level frame (questionnaires) become integer indices, coded time, standardised covariates
+and coordinates carrying the user's own labels. All validation happens here, once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from . import _validation as check
+from .errors import show_some
+
+TimeCoding = Literal["log", "linear", "as_is"]
+TIME_CODINGS = ("log", "linear", "as_is")
+SINGLE_RATER = "rating"
+
+
+@dataclass(frozen=True)
+class Covariates:
+    """Covariates at one level: standardised values (NaN = missing) and the raw means and SDs."""
+
+    names: tuple[str, ...]
+    values: np.ndarray  # (n_units, n_covariates), standardised if ``standardized``
+    mean: np.ndarray
+    sd: np.ndarray
+    standardized: bool
+
+    @classmethod
+    def empty(cls, n_units: int) -> Covariates:
+        return cls((), np.zeros((n_units, 0)), np.zeros(0), np.ones(0), True)
+
+    @classmethod
+    def from_raw(cls, names: Sequence[str], raw: np.ndarray, standardize: bool) -> Covariates:
+        raw = np.asarray(raw, dtype=float).reshape(raw.shape[0], len(names))
+        mean = np.nanmean(raw, axis=0) if raw.size else np.zeros(len(names))
+        sd = np.nanstd(raw, axis=0, ddof=1) if raw.size else np.ones(len(names))
+        if not standardize:
+            return cls(tuple(names), raw, np.zeros(len(names)), np.ones(len(names)), False)
+        return cls(tuple(names), (raw - mean) / sd, mean, sd, True)
+
+    @property
+    def raw(self) -> np.ndarray:
+        """The values on the user's own scale."""
+        return self.values * self.sd + self.mean
+
+    @property
+    def missing(self) -> np.ndarray:
+        return ~np.isfinite(self.values)
+
+
+@dataclass(frozen=True, eq=False)
+class AllianceData:
+    """Validated alliance data: sessions within patients within therapists, one or two raters.
+
+    Build it with :meth:`from_frame` (real data) or :meth:`Design.to_data` (a planned study).
+    Rows whose outcome is missing are kept (and reported by :meth:`describe`); the model leaves
+    them out of the likelihood.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"t": [1, 1, 2, 2], "p": [1, 1, 2, 2], "s": [1, 2, 1, 2],
+    ...                       "wai": [5.0, 5.5, 4.0, 4.2]})
+    >>> data = AllianceData.from_frame(frame, therapist="t", patient="p", score="wai", time="s")
+    >>> data.n_patients, data.n_obs
+    (2, 4)
+    """
+
+    therapist_labels: np.ndarray
+    patient_labels: np.ndarray
+    rater_labels: tuple[str, ...]
+    patient_therapist: np.ndarray  # (n_patients,) therapist index of each patient
+    obs_patient: np.ndarray  # (n_rows,)
+    obs_rater: np.ndarray  # (n_rows,)
+    session: np.ndarray  # (n_rows,) the time column as given
+    time: np.ndarray  # (n_rows,) coded time
+    score: np.ndarray  # (n_rows,) NaN where missing or not yet simulated
+    therapist_covariates: Covariates
+    patient_covariates: Covariates
+    row_id: np.ndarray  # (n_rows,) index labels of the user's frame
+    time_coding: TimeCoding = "log"
+    time_origin: float = 0.0
+    time_scale: float = 1.0
+    scale: tuple[float, float] | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    therapists_without_questionnaire: tuple = ()
+    planned_missing: np.ndarray | None = None  # design-made missingness, applied when simulating
+    truth: Mapping[str, Any] | None = None  # true parameter values of simulated data
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        therapist: str,
+        patient: str,
+        score: str,
+        time: str,
+        rater: str | None = None,
+        therapist_covariates: Sequence[str] = (),
+        patient_covariates: Sequence[str] = (),
+        therapists: pd.DataFrame | None = None,
+        time_coding: TimeCoding = "log",
+        standardize: bool = True,
+        scale: tuple[float, float] | None = None,
+        time_scale: float = 1.0,
+    ) -> AllianceData:
+        """Validate a long-format frame (and an optional therapist frame) into AllianceData.
+
+        Parameters
+        ----------
+        frame
+            One row per rating.
+        therapist, patient, score, time, rater
+            Column names. ``rater`` is optional (one rater); with it, at most two labels.
+        therapist_covariates, patient_covariates
+            Covariate columns. Therapist covariates may come from ``frame`` or ``therapists``;
+            missing values are kept and imputed by the model.
+        therapists
+            One row per therapist (e.g. DPCCQ and FMI scores), joined on the therapist id column.
+        time_coding
+            ``"log"`` (ln session - ln first session), ``"linear"`` ((session - first) /
+            ``time_scale``) or ``"as_is"``.
+        standardize
+            Standardise covariates (mean 0, SD 1 over therapists or patients); the means and SDs
+            are kept for back-transformation.
+        scale
+            ``(low, high)``: the instrument's range, e.g. ``(1, 7)`` for WAI item means.
+
+        Raises
+        ------
+        DataValidationError
+            Naming the column and up to five offending ids or rows.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"therapist": ["a", "a", "b"], "patient": [1, 2, 3],
+        ...                       "session": [3, 3, 3], "wai": [5.1, 6.0, 4.4]})
+        >>> data = AllianceData.from_frame(frame, therapist="therapist", patient="patient",
+        ...                                score="wai", time="session", scale=(1, 7))
+        >>> list(data.therapist_labels)
+        ['a', 'b']
+        """
+        if time_coding not in TIME_CODINGS:
+            raise ValueError(f"time_coding must be one of {TIME_CODINGS}, got {time_coding!r}.")
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}.")
+        id_columns = [therapist, patient] + ([rater] if rater else [])
+        check.require_columns(frame, [*id_columns, score, time], "data frame")
+        check.require_rows(frame, "data frame")
+        for column in id_columns:
+            check.require_ids(frame, column, "data frame")
+        if therapists is not None:
+            check.require_columns(therapists, [therapist], "therapist frame")
+            check.require_ids(therapists, therapist, "therapist frame")
+        check.require_one_therapist_per_patient(frame, patient, therapist)
+
+        scores = check.numeric_column(frame, score, "data frame")
+        check.require_some_outcome(scores, score)
+        check.require_in_scale(scores, scale, score, frame.index)
+        sessions = check.numeric_column(frame, time, "data frame")
+        check.require_finite(sessions, time, frame.index)
+        if time_coding == "log":
+            check.require_positive_sessions(sessions, time, frame.index)
+        check.require_unique_observations(frame, patient, time, rater)
+
+        return _assemble(
+            frame,
+            scores=scores,
+            sessions=sessions,
+            columns={"therapist": therapist, "patient": patient, "score": score, "time": time}
+            | ({"rater": rater} if rater else {}),
+            therapist_covariates=tuple(therapist_covariates),
+            patient_covariates=tuple(patient_covariates),
+            therapists=therapists,
+            time_coding=time_coding,
+            time_scale=time_scale,
+            standardize=standardize,
+            scale=scale,
+        )
+
+    # ------------------------------------------------------------------ sizes and coords
+    @property
+    def n_therapists(self) -> int:
+        return len(self.therapist_labels)
+
+    @property
+    def n_patients(self) -> int:
+        return len(self.patient_labels)
+
+    @property
+    def n_raters(self) -> int:
+        return len(self.rater_labels)
+
+    @property
+    def n_obs(self) -> int:
+        """Number of rows, with or without an outcome."""
+        return len(self.score)
+
+    @property
+    def has_outcome(self) -> bool:
+        return bool(np.isfinite(self.score).any())
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Boolean mask of rows whose outcome enters the likelihood."""
+        return np.isfinite(self.score)
+
+    @property
+    def components(self) -> list[str]:
+        """Random-effect components, ``<rater>:level`` and ``<rater>:growth`` per rater."""
+        return [f"{r}:{kind}" for r in self.rater_labels for kind in ("level", "growth")]
+
+    @property
+    def coords(self) -> dict[str, list]:
+        """Coordinates in the shared vocabulary, with the user's own labels."""
+        return {
+            "therapist": list(self.therapist_labels),
+            "patient": list(self.patient_labels),
+            "rater": list(self.rater_labels),
+            "component": self.components,
+            "component_": self.components,
+            "therapist_covariate": list(self.therapist_covariates.names),
+            "patient_covariate": list(self.patient_covariates.names),
+        }
+
+    @property
+    def obs_therapist(self) -> np.ndarray:
+        return self.patient_therapist[self.obs_patient]
+
+    # ------------------------------------------------------------------ derived data sets
+    def with_score(self, score: np.ndarray, truth: Mapping[str, Any] | None = None) -> AllianceData:
+        """The same structure with a new outcome vector (e.g. a simulated one)."""
+        score = np.asarray(score, dtype=float)
+        if score.shape != self.score.shape:
+            raise ValueError(f"score must have shape {self.score.shape}, got {score.shape}.")
+        return dataclasses.replace(self, score=score, truth=truth)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long-format frame with the user's labels, raw covariates and coded time.
+
+        Examples
+        --------
+        >>> from alliance_bayes import Design
+        >>> Design.razzaque_2015().to_data(random_seed=1).to_frame().shape[0]
+        76
+        """
+        names = {"therapist": "therapist", "patient": "patient", "score": "alliance",
+                 "time": "session", "rater": "rater"} | dict(self.columns)
+        frame = pd.DataFrame(
+            {
+                names["therapist"]: self.therapist_labels[self.obs_therapist],
+                names["patient"]: self.patient_labels[self.obs_patient],
+                names["rater"]: np.asarray(self.rater_labels, dtype=object)[self.obs_rater],
+                names["time"]: self.session,
+                "time_coded": self.time,
+                names["score"]: self.score,
+            }
+        )
+        for k, name in enumerate(self.therapist_covariates.names):
+            frame[name] = self.therapist_covariates.raw[self.obs_therapist, k]
+        for m, name in enumerate(self.patient_covariates.names):
+            frame[name] = self.patient_covariates.raw[self.obs_patient, m]
+        return frame
+
+    def fingerprint(self) -> str:
+        """A short hash of everything the model sees (structure, outcome, covariates)."""
+        digest = hashlib.sha256()
+        for array in (self.patient_therapist, self.obs_patient, self.obs_rater, self.time,
+                      self.score, self.therapist_covariates.values, self.patient_covariates.values):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        for labels in (self.therapist_labels, self.patient_labels, self.rater_labels):
+            digest.update(repr(list(labels)).encode())
+        return digest.hexdigest()[:16]
+
+    # ------------------------------------------------------------------ reporting
+    def describe(self) -> dict[str, Any]:
+        """Counts per level, cluster sizes and missingness, as a dict of small tables.
+
+        Examples
+        --------
+        >>> from alliance_bayes import Design
+        >>> d = Design.nissen_lie_2013().to_data(random_seed=1).describe()
+        >>> d["counts"]["therapists"], d["counts"]["patients"]
+        (70, 227)
+        """
+        patients_per_therapist = np.bincount(self.patient_therapist, minlength=self.n_therapists)
+        obs = self.observed if self.has_outcome else ~self._planned_missing
+        per_patient = np.bincount(self.obs_patient[obs], minlength=self.n_patients)
+        rater = np.asarray(self.rater_labels, dtype=object)[self.obs_rater]
+        by_session = (
+            pd.DataFrame({"session": self.session, "rater": rater, "rows": 1,
+                          "observed": obs.astype(int)})
+            .groupby(["session", "rater"], sort=True)[["rows", "observed"]].sum()
+        )
+        by_session["missing"] = by_session["rows"] - by_session["observed"]
+        by_session["retention"] = by_session["observed"] / by_session["rows"].max()
+        return {
+            "counts": {
+                "therapists": self.n_therapists,
+                "patients": self.n_patients,
+                "raters": self.n_raters,
+                "rows": self.n_obs,
+                "observed": int(obs.sum()),
+            },
+            "patients_per_therapist": _min_median_max(patients_per_therapist),
+            "observations_per_patient": _min_median_max(per_patient),
+            "by_session": by_session,
+            "missing_outcomes": int((~obs).sum()),
+            "missing_therapist_covariates": dict(
+                zip(self.therapist_covariates.names,
+                    self.therapist_covariates.missing.sum(axis=0).tolist(), strict=True)
+            ),
+            "therapists_without_questionnaire": list(self.therapists_without_questionnaire),
+        }
+
+    @property
+    def _planned_missing(self) -> np.ndarray:
+        if self.planned_missing is None:
+            return np.zeros(self.n_obs, dtype=bool)
+        return self.planned_missing
+
+    def __repr__(self) -> str:
+        d = self.describe()
+        c = d["counts"]
+        ppt = d["patients_per_therapist"]
+        lines = [
+            f"AllianceData: {c['therapists']} therapists, {c['patients']} patients, "
+            f"{c['rows']} rows ({c['observed']} with an outcome"
+            + ("" if self.has_outcome else ", outcome not simulated yet") + ")",
+            f"  raters: {', '.join(self.rater_labels)}; time coding: {self.time_coding}"
+            + (f"; scale: {self.scale[0]}-{self.scale[1]}" if self.scale else ""),
+            f"  patients per therapist: min {ppt['min']}, median {ppt['median']}, max {ppt['max']}",
+        ]
+        if self.therapist_covariates.names:
+            missing = d["missing_therapist_covariates"]
+            lines.append("  therapist covariates: " + ", ".join(
+                f"{n} ({missing[n]} missing)" if missing[n] else n
+                for n in self.therapist_covariates.names))
+        if self.patient_covariates.names:
+            lines.append("  patient covariates: " + ", ".join(self.patient_covariates.names))
+        if d["therapists_without_questionnaire"]:
+            lines.append(f"  therapists without a questionnaire row: "
+                         f"{show_some(d['therapists_without_questionnaire'])}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        table = self.describe()["by_session"].to_html()
+        header = "<br>".join(self.__repr__().splitlines())
+        return f"<div><pre>{header}</pre>{table}</div>"
+
+
+def _min_median_max(counts: np.ndarray) -> dict[str, float]:
+    if counts.size == 0:
+        return {"min": 0, "median": 0, "max": 0}
+    return {"min": int(counts.min()), "median": float(np.median(counts)), "max": int(counts.max())}
+
+
+def code_time(
+    sessions: np.ndarray, coding: TimeCoding, time_scale: float = 1.0, origin: float | None = None
+) -> tuple[np.ndarray, float]:
+    """Code session numbers as model time; returns the coded time and the origin (first session).
+
+    Examples
+    --------
+    >>> t, origin = code_time(np.array([3.0, 12.0]), "log")
+    >>> origin, round(float(t[1]), 4)
+    (3.0, 1.3863)
+    """
+    sessions = np.asarray(sessions, dtype=float)
+    if coding == "as_is":
+        return sessions.copy(), 0.0
+    first = float(np.min(sessions)) if origin is None else float(origin)
+    if coding == "log":
+        return np.log(sessions) - np.log(first), first
+    return (sessions - first) / time_scale, first
+
+
+def _labels(values: pd.Series) -> np.ndarray:
+    """Unique labels in sorted order when sortable, else in order of appearance."""
+    unique = pd.unique(values)
+    try:
+        return np.asarray(sorted(unique), dtype=object)
+    except TypeError:
+        return np.asarray(unique, dtype=object)
+
+
+def _assemble(
+    frame: pd.DataFrame,
+    *,
+    scores: np.ndarray,
+    sessions: np.ndarray,
+    columns: dict[str, str],
+    therapist_covariates: tuple[str, ...],
+    patient_covariates: tuple[str, ...],
+    therapists: pd.DataFrame | None,
+    time_coding: TimeCoding,
+    time_scale: float,
+    standardize: bool,
+    scale: tuple[float, float] | None,
+) -> AllianceData:
+    """Integer indices, coded time and covariates from an already-checked frame."""
+    therapist, patient, rater = columns["therapist"], columns["patient"], columns.get("rater")
+    therapist_labels = _labels(frame[therapist])
+    patient_labels = _labels(frame[patient])
+    if rater:
+        rater_labels = tuple(str(r) for r in pd.unique(frame[rater]))
+        check.require_few_raters(rater_labels, rater)
+        rater_labels = tuple(sorted(rater_labels))
+        obs_rater = pd.Index(rater_labels).get_indexer(frame[rater].astype(str))
+    else:
+        rater_labels = (SINGLE_RATER,)
+        obs_rater = np.zeros(len(frame), dtype=int)
+
+    t_index = pd.Index(therapist_labels)
+    p_index = pd.Index(patient_labels)
+    obs_patient = p_index.get_indexer(frame[patient])
+    first_rows = frame.drop_duplicates(patient)
+    patient_therapist = np.empty(len(patient_labels), dtype=int)
+    patient_therapist[p_index.get_indexer(first_rows[patient])] = t_index.get_indexer(
+        first_rows[therapist]
+    )
+
+    t_cov = _therapist_covariates(frame, therapists, therapist, therapist_covariates, t_index)
+    p_cov = _patient_covariates(frame, patient, patient_covariates, p_index)
+    for k, name in enumerate(therapist_covariates):
+        check.require_variance(t_cov[:, k], name)
+    for m, name in enumerate(patient_covariates):
+        check.require_variance(p_cov[:, m], name)
+        check.require_complete(p_cov[:, m], patient_labels, name, "patient")
+
+    coded, origin = code_time(sessions, time_coding, time_scale)
+    without = ()
+    if therapists is not None:
+        listed = set(therapists[therapist])
+        without = tuple(t for t in therapist_labels if t not in listed)
+    return AllianceData(
+        therapist_labels=therapist_labels,
+        patient_labels=patient_labels,
+        rater_labels=rater_labels,
+        patient_therapist=patient_therapist,
+        obs_patient=obs_patient.astype(int),
+        obs_rater=np.asarray(obs_rater, dtype=int),
+        session=sessions,
+        time=coded,
+        score=scores,
+        therapist_covariates=Covariates.from_raw(therapist_covariates, t_cov, standardize),
+        patient_covariates=Covariates.from_raw(patient_covariates, p_cov, standardize),
+        row_id=frame.index.to_numpy(),
+        time_coding=time_coding,
+        time_origin=origin,
+        time_scale=time_scale,
+        scale=None if scale is None else (float(scale[0]), float(scale[1])),
+        columns=columns,
+        therapists_without_questionnaire=without,
+    )
+
+
+def _therapist_covariates(
+    frame: pd.DataFrame,
+    therapists: pd.DataFrame | None,
+    therapist: str,
+    names: tuple[str, ...],
+    t_index: pd.Index,
+) -> np.ndarray:
+    """(n_therapists, K) raw covariates from either frame, NaN where missing."""
+    out = np.full((len(t_index), len(names)), np.nan)
+    for k, name in enumerate(names):
+        in_long, in_wide = check.locate_covariate(name, frame, therapists)
+        long_values = wide_values = None
+        if in_long:
+            values = pd.Series(check.numeric_column(frame, name, "data frame"))
+            long_values = check.constant_within(values, frame[therapist], name, "therapist")
+        if in_wide:
+            values = pd.Series(check.numeric_column(therapists, name, "therapist frame"))
+            wide_values = check.constant_within(values, therapists[therapist], name, "therapist")
+        if long_values is not None and wide_values is not None:
+            check.require_agreement(long_values, wide_values, name)
+            merged = wide_values.combine_first(long_values)
+        else:
+            merged = long_values if long_values is not None else wide_values
+        positions = t_index.get_indexer(merged.index)
+        known = positions >= 0  # therapists with a questionnaire but no ratings are left out
+        out[positions[known], k] = merged.to_numpy(dtype=float)[known]
+    return out
+
+
+def _patient_covariates(
+    frame: pd.DataFrame, patient: str, names: tuple[str, ...], p_index: pd.Index
+) -> np.ndarray:
+    out = np.full((len(p_index), len(names)), np.nan)
+    for m, name in enumerate(names):
+        check.require_columns(frame, [name], "data frame")
+        values = pd.Series(check.numeric_column(frame, name, "data frame"))
+        per_patient = check.constant_within(values, frame[patient], name, "patient")
+        out[p_index.get_indexer(per_patient.index), m] = per_patient.to_numpy(dtype=float)
+    return out

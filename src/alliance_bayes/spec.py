@@ -1,0 +1,344 @@
+"""Study designs and model specs: plain dataclasses that round-trip to TOML."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tomli_w
+
+from .data import TIME_CODINGS, AllianceData, _assemble
+
+# Patients per therapist of the Nissen-Lie-like preset: 70 therapists, 227 patients, 1 to 8 each.
+_NISSEN_LIE_PATIENTS = [
+    2, 3, 5, 4, 4, 1, 2, 2, 3, 3, 5, 3, 3, 2, 3, 1, 3, 1, 4, 8, 5, 7, 6, 1, 3, 3, 2, 3, 3, 5,
+    7, 3, 4, 3, 2, 3, 2, 3, 3, 2, 6, 2, 4, 2, 1, 2, 1, 5, 4, 3, 2, 2, 4, 6, 2, 3, 7, 2, 2, 1,
+    1, 3, 6, 3, 4, 2, 2, 5, 5, 3,
+]  # fmt: skip
+
+
+@dataclass
+class CovariateDesign:
+    """Covariates of a planned study: names, means, SDs and their correlation matrix."""
+
+    names: list[str] = field(default_factory=list)
+    mean: list[float] | None = None
+    sd: list[float] | None = None
+    corr: list[list[float]] | None = None
+
+    def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` rows of raw covariate values from a multivariate normal."""
+        k = len(self.names)
+        if k == 0:
+            return np.zeros((n, 0))
+        mean = np.asarray(self.mean if self.mean is not None else np.zeros(k), dtype=float)
+        sd = np.asarray(self.sd if self.sd is not None else np.ones(k), dtype=float)
+        corr = np.asarray(self.corr if self.corr is not None else np.eye(k), dtype=float)
+        if corr.shape != (k, k) or mean.shape != (k,) or sd.shape != (k,):
+            raise ValueError(f"covariates {self.names}: mean, sd and corr must match {k} names.")
+        return rng.multivariate_normal(mean, corr * np.outer(sd, sd), size=n)
+
+
+@dataclass
+class Design:
+    """A planned study: how many therapists and patients, when alliance is rated and by whom.
+
+    Parameters
+    ----------
+    n_therapists
+        Number of therapists.
+    patients_per_therapist
+        An int (the same for all), a list (one count per therapist), or a distribution such as
+        ``{"dist": "poisson", "mean": 3.2, "min": 1, "max": 8}`` (counts are ``min`` plus a
+        Poisson draw of mean ``mean - min``, truncated at ``max``) or
+        ``{"dist": "uniform", "min": 1, "max": 8}``.
+    sessions
+        The session schedule, e.g. ``[3, 12, 20, 40]``.
+    raters
+        ``["patient"]``, ``["therapist"]`` or ``["patient", "therapist"]``.
+    retention
+        Probability that a patient is still in treatment at each session (non-increasing;
+        once gone, gone). ``None`` means no dropout.
+    missing_rate
+        Probability that a remaining rating is missing at random.
+    therapist_covariates, patient_covariates
+        :class:`CovariateDesign` (names, means, SDs, correlation).
+    time_coding, scale
+        As in :meth:`AllianceData.from_frame`.
+
+    Examples
+    --------
+    >>> design = Design(n_therapists=10, patients_per_therapist=3, sessions=[1, 2, 4])
+    >>> design.to_data(random_seed=1).n_patients
+    30
+    """
+
+    name: str = "design"
+    n_therapists: int = 40
+    patients_per_therapist: int | list[int] | dict[str, Any] = 4
+    sessions: list[float] = field(default_factory=lambda: [3.0, 12.0, 20.0, 40.0])
+    raters: list[str] = field(default_factory=lambda: ["patient"])
+    retention: list[float] | None = None
+    missing_rate: float = 0.0
+    therapist_covariates: CovariateDesign = field(default_factory=CovariateDesign)
+    patient_covariates: CovariateDesign = field(default_factory=CovariateDesign)
+    time_coding: str = "log"
+    scale: list[float] | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.therapist_covariates, Mapping):
+            self.therapist_covariates = CovariateDesign(**self.therapist_covariates)
+        if isinstance(self.patient_covariates, Mapping):
+            self.patient_covariates = CovariateDesign(**self.patient_covariates)
+        if self.time_coding not in TIME_CODINGS:
+            raise ValueError(f"time_coding must be one of {TIME_CODINGS}.")
+        if self.retention is not None:
+            r = np.asarray(self.retention, dtype=float)
+            if len(r) != len(self.sessions) or np.any(np.diff(r) > 0) or np.any((r < 0) | (r > 1)):
+                raise ValueError(
+                    "retention needs one probability per session, in [0, 1] and non-increasing "
+                    f"(once gone, gone); got {self.retention} for sessions {self.sessions}."
+                )
+        if not 0 <= self.missing_rate < 1:
+            raise ValueError(f"missing_rate must be in [0, 1), got {self.missing_rate}.")
+        if not 1 <= len(self.raters) <= 2:
+            raise ValueError(f"a design has one or two raters, got {self.raters}.")
+
+    # ------------------------------------------------------------------ presets
+    @classmethod
+    def nissen_lie_2013(cls) -> Design:
+        """A study like Nissen-Lie et al. (2013, J Couns Psychol).
+
+        70 therapists, 227 patients (1 to 8 per therapist), alliance (WAI, 1-7) rated by patient
+        and therapist at sessions 3, 12, 20 and 40; retention 1, 1, .8, .45; 5 % of the remaining
+        ratings missing at random. Therapist covariates Personal Burdens, Personal Satisfactions
+        (DPCCQ) and mindfulness (FMI total), standardised, correlated -0.3, -0.2 and +0.3. The
+        correlations, retention and counts are illustrative values chosen to resemble the
+        study, not estimates from it.
+        """
+        return cls(
+            name="nissen_lie_2013",
+            n_therapists=70,
+            patients_per_therapist=list(_NISSEN_LIE_PATIENTS),
+            sessions=[3.0, 12.0, 20.0, 40.0],
+            raters=["patient", "therapist"],
+            retention=[1.0, 1.0, 0.8, 0.45],
+            missing_rate=0.05,
+            therapist_covariates=CovariateDesign(
+                names=["burdens", "satisfactions", "mindfulness"],
+                mean=[0.0, 0.0, 0.0],
+                sd=[1.0, 1.0, 1.0],
+                corr=[[1.0, -0.3, -0.2], [-0.3, 1.0, 0.3], [-0.2, 0.3, 1.0]],
+            ),
+            time_coding="log",
+            scale=[1.0, 7.0],
+            description="Nissen-Lie et al. 2013-like: 70 therapists, 227 patients, two raters "
+            "(illustrative values).",
+        )
+
+    @classmethod
+    def razzaque_2015(cls) -> Design:
+        """A study like Razzaque et al. (2015, Mindfulness 6(2)).
+
+        76 clinicians, one alliance score each (1-7), and four FMI subscales (presence,
+        acceptance, openness, insight) correlated about .5. Illustrative values.
+        """
+        corr = np.full((4, 4), 0.5)
+        np.fill_diagonal(corr, 1.0)
+        return cls(
+            name="razzaque_2015",
+            n_therapists=76,
+            patients_per_therapist=1,
+            sessions=[1.0],
+            raters=["therapist"],
+            therapist_covariates=CovariateDesign(
+                names=["presence", "acceptance", "openness", "insight"],
+                mean=[0.0] * 4,
+                sd=[1.0] * 4,
+                corr=corr.tolist(),
+            ),
+            time_coding="as_is",
+            scale=[1.0, 7.0],
+            description="Razzaque et al. 2015-like: 76 clinicians, one alliance score each, "
+            "four FMI subscales (illustrative values).",
+        )
+
+    @classmethod
+    def preset(cls, name: str) -> Design:
+        """A preset by name (``nissen_lie_2013`` or ``razzaque_2015``)."""
+        presets = {"nissen_lie_2013": cls.nissen_lie_2013, "razzaque_2015": cls.razzaque_2015}
+        if name not in presets:
+            raise KeyError(f"unknown design preset {name!r}; presets: {sorted(presets)}.")
+        return presets[name]()
+
+    # ------------------------------------------------------------------ sizes
+    def patient_counts(self, rng: np.random.Generator) -> np.ndarray:
+        """Patients per therapist (drawn when given as a distribution)."""
+        spec = self.patients_per_therapist
+        n = self.n_therapists
+        if isinstance(spec, int):
+            counts = np.full(n, spec)
+        elif isinstance(spec, Sequence):
+            counts = np.asarray(spec, dtype=int)
+            if len(counts) != n:
+                raise ValueError(f"patients_per_therapist lists {len(counts)} counts for {n}.")
+        else:
+            low, high = int(spec.get("min", 1)), int(spec.get("max", 10**6))
+            if spec.get("dist") == "poisson":
+                counts = np.minimum(low + rng.poisson(float(spec["mean"]) - low, n), high)
+            elif spec.get("dist") == "uniform":
+                counts = rng.integers(low, high + 1, n)
+            else:
+                raise ValueError(f"unknown patients_per_therapist distribution: {spec}.")
+        if np.any(counts < 1):
+            raise ValueError("every therapist needs at least one patient.")
+        return counts
+
+    # ------------------------------------------------------------------ data
+    def to_data(self, random_seed: int | np.random.SeedSequence = 0) -> AllianceData:
+        """Structure, covariates and missingness of one realisation of this design (no outcome).
+
+        Rows of dropped-out patients and ratings missing at random are kept and flagged in
+        ``planned_missing``; :func:`alliance_bayes.simulate` draws every row and then blanks them.
+
+        Examples
+        --------
+        >>> data = Design.nissen_lie_2013().to_data(random_seed=1)
+        >>> data.n_therapists, data.n_patients
+        (70, 227)
+        """
+        rng = np.random.default_rng(random_seed)
+        counts = self.patient_counts(rng)
+        n_patients = int(counts.sum())
+        t_width, p_width = len(str(self.n_therapists)), len(str(n_patients))
+        therapist_ids = np.array([f"T{i + 1:0{t_width}d}" for i in range(self.n_therapists)])
+        patient_therapist = np.repeat(np.arange(self.n_therapists), counts)
+        patient_ids = np.array([f"P{i + 1:0{p_width}d}" for i in range(n_patients)])
+        t_cov = self.therapist_covariates.draw(self.n_therapists, rng)
+        p_cov = self.patient_covariates.draw(n_patients, rng)
+
+        sessions = np.asarray(self.sessions, dtype=float)
+        n_s, n_r = len(sessions), len(self.raters)
+        patient = np.repeat(np.arange(n_patients), n_s * n_r)
+        session_idx = np.tile(np.repeat(np.arange(n_s), n_r), n_patients)
+        rater = np.tile(np.arange(n_r), n_patients * n_s)
+        missing = self._missingness(rng, n_patients, patient, session_idx)
+
+        frame = pd.DataFrame(
+            {
+                "therapist": therapist_ids[patient_therapist[patient]],
+                "patient": patient_ids[patient],
+                "session": sessions[session_idx],
+                "rater": np.asarray(self.raters, dtype=object)[rater],
+            }
+        )
+        for k, name in enumerate(self.therapist_covariates.names):
+            frame[name] = t_cov[patient_therapist[patient], k]
+        for m, name in enumerate(self.patient_covariates.names):
+            frame[name] = p_cov[patient, m]
+        data = _assemble(
+            frame,
+            scores=np.full(len(frame), np.nan),
+            sessions=frame["session"].to_numpy(dtype=float),
+            columns={"therapist": "therapist", "patient": "patient", "score": "alliance",
+                     "time": "session", "rater": "rater"},
+            therapist_covariates=tuple(self.therapist_covariates.names),
+            patient_covariates=tuple(self.patient_covariates.names),
+            therapists=None,
+            time_coding=self.time_coding,  # type: ignore[arg-type]
+            time_scale=1.0,
+            standardize=True,
+            scale=None if self.scale is None else (self.scale[0], self.scale[1]),
+        )
+        return dataclasses.replace(data, planned_missing=missing)
+
+    def _missingness(
+        self, rng: np.random.Generator, n_patients: int, patient: np.ndarray, session: np.ndarray
+    ) -> np.ndarray:
+        """Dropout (a patient present at session j iff u < retention[j]) plus MAR missingness."""
+        missing = np.zeros(len(patient), dtype=bool)
+        if self.retention is not None:
+            u = rng.uniform(size=n_patients)
+            missing |= u[patient] >= np.asarray(self.retention)[session]
+        if self.missing_rate > 0:
+            missing |= rng.uniform(size=len(patient)) < self.missing_rate
+        return missing
+
+    # ------------------------------------------------------------------ TOML
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Design:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown design fields {sorted(unknown)}; known: {sorted(known)}.")
+        return cls(**dict(values))
+
+    def to_toml(self, path: str | Path | None = None) -> str:
+        """The design as TOML text (also written to ``path`` when given)."""
+        return _write_toml({"design": self.to_dict()}, path)
+
+    @classmethod
+    def from_toml(cls, source: str | Path) -> Design:
+        """Read a design from a TOML file or text (the ``[design]`` table of a model spec too)."""
+        table = _read_toml(source)
+        return cls.from_dict(table.get("design", table))
+
+    def summary(self) -> str:
+        """A few lines describing the design's structure."""
+        lines = [f"Design {self.name!r}" + (f": {self.description}" if self.description else "")]
+        ppt = self.patients_per_therapist
+        ppt_text = (
+            f"{sum(ppt)} in all ({min(ppt)}-{max(ppt)} each)" if isinstance(ppt, list) else ppt
+        )
+        lines += [
+            f"  therapists: {self.n_therapists}; patients per therapist: {ppt_text}",
+            f"  sessions: {', '.join(f'{s:g}' for s in self.sessions)}"
+            f" (time coding {self.time_coding})",
+            f"  raters: {', '.join(self.raters)}"
+            + (f"; scale {self.scale[0]:g}-{self.scale[1]:g}" if self.scale else ""),
+        ]
+        if self.retention is not None:
+            lines.append(f"  retention: {', '.join(f'{r:g}' for r in self.retention)}")
+        lines.append(f"  missing at random: {self.missing_rate:.0%}")
+        for level, cov in (("therapist", self.therapist_covariates),
+                           ("patient", self.patient_covariates)):
+            if cov.names:
+                lines.append(f"  {level} covariates: {', '.join(cov.names)}")
+                if cov.corr is not None and len(cov.names) > 1:
+                    corr = pd.DataFrame(cov.corr, index=cov.names, columns=cov.names)
+                    lines += ["    " + row for row in corr.round(2).to_string().splitlines()]
+        return "\n".join(lines)
+
+
+def _drop_none(value: Any) -> Any:
+    """TOML has no null: drop None entries recursively."""
+    if isinstance(value, Mapping):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+def _write_toml(table: Mapping[str, Any], path: str | Path | None) -> str:
+    text = tomli_w.dumps(_drop_none(table))
+    if path is not None:
+        Path(path).write_text(text)
+    return text
+
+
+def _read_toml(source: str | Path) -> dict[str, Any]:
+    """TOML from a path, or from text when ``source`` is not an existing file."""
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
+                                    and source.endswith(".toml")):
+        return tomllib.loads(Path(source).read_text())
+    return tomllib.loads(str(source))
