@@ -188,7 +188,7 @@ def require_complete(values: np.ndarray, labels: np.ndarray, column: str, level:
 def locate_covariate(
     name: str, frame: pd.DataFrame, therapists: pd.DataFrame | None
 ) -> tuple[bool, bool]:
-    """Whether the covariate is in the long frame and in the therapist frame; neither is an error."""
+    """Whether the covariate is in the long and in the therapist frame; neither is an error."""
     in_long = name in frame.columns
     in_wide = therapists is not None and name in therapists.columns
     if not (in_long or in_wide):

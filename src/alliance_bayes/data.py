@@ -388,12 +388,15 @@ def code_time(
 
 
 def _labels(values: pd.Series) -> np.ndarray:
-    """Unique labels in sorted order when sortable, else in order of appearance."""
+    """Unique labels in sorted order; mixed types (e.g. 7 and "T8") by type name, then text.
+
+    The order never depends on the order of the rows, so shuffling a frame keeps the coords.
+    """
     unique = pd.unique(values)
     try:
         return np.asarray(sorted(unique), dtype=object)
     except TypeError:
-        return np.asarray(unique, dtype=object)
+        return np.asarray(sorted(unique, key=lambda v: (type(v).__name__, str(v))), dtype=object)
 
 
 def _assemble(

@@ -110,6 +110,24 @@ class Design:
             raise ValueError(f"missing_rate must be in [0, 1), got {self.missing_rate}.")
         if not 1 <= len(self.raters) <= 2:
             raise ValueError(f"a design has one or two raters, got {self.raters}.")
+        self._check_schedule()
+
+    def _check_schedule(self) -> None:
+        """What from_frame would reject: to_data builds its frame past those checks."""
+        if self.n_therapists < 1:
+            raise ValueError(f"a design needs at least one therapist, got {self.n_therapists}.")
+        if len(set(self.raters)) != len(self.raters):
+            raise ValueError(f"raters must be distinct, got {self.raters}.")
+        s = np.asarray(self.sessions, dtype=float)
+        if s.size == 0 or not np.all(np.isfinite(s)) or np.any(np.diff(s) <= 0):
+            raise ValueError(
+                f"sessions must be finite and strictly increasing, got {self.sessions}."
+            )
+        if self.time_coding == "log" and s[0] <= 0:
+            raise ValueError(
+                f"log time coding needs sessions > 0, got {self.sessions}; "
+                "use time_coding='linear' or 'as_is'."
+            )
 
     # ------------------------------------------------------------------ presets
     @classmethod

@@ -1,0 +1,77 @@
+"""The command line: ``alliance-bayes --version`` and ``alliance-bayes design show``."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from alliance_bayes import Design, __version__
+from alliance_bayes.cli import app
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def flat(text: str) -> str:
+    """The output with every run of whitespace (including rich's line wrapping) as one space."""
+    return " ".join(text.split())
+
+
+def test_version(runner):
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"alliance-bayes {__version__}"
+
+
+def test_design_show_preset(runner):
+    result = runner.invoke(app, ["design", "show", "nissen_lie_2013"])
+    assert result.exit_code == 0, result.output
+    out = flat(result.output)
+    assert "therapists: 70" in out
+    assert "70 therapists, 227 patients" in out
+    assert "retention" in out and "40.0" in out
+
+
+def test_design_show_seed_is_reproducible(runner):
+    first = runner.invoke(app, ["design", "show", "nissen_lie_2013", "--seed", "3"])
+    second = runner.invoke(app, ["design", "show", "nissen_lie_2013", "--seed", "3"])
+    assert first.exit_code == 0 and first.output == second.output
+    assert "seed 3" in first.output
+
+
+def test_design_show_razzaque(runner):
+    result = runner.invoke(app, ["design", "show", "razzaque_2015"])
+    assert result.exit_code == 0, result.output
+    out = flat(result.output)
+    assert "76 therapists, 76 patients" in out
+    assert "presence, acceptance, openness, insight" in out
+
+
+def test_design_show_toml_file(runner, tmp_path):
+    path = tmp_path / "pilot.toml"
+    Design(name="pilot", n_therapists=12, patients_per_therapist=2, sessions=[1.0, 5.0]).to_toml(
+        path
+    )
+    result = runner.invoke(app, ["design", "show", str(path)])
+    assert result.exit_code == 0, result.output
+    out = flat(result.output)
+    assert "'pilot'" in out
+    assert "12 therapists, 24 patients" in out
+
+
+def test_design_show_unknown_preset_fails(runner):
+    result = runner.invoke(app, ["design", "show", "nissen_lie_2031"])
+    assert result.exit_code != 0
+    assert "nissen_lie_2031" in result.output + str(result.exception)
+
+
+def test_design_show_missing_toml_file_fails(runner, tmp_path):
+    result = runner.invoke(app, ["design", "show", str(tmp_path / "absent.toml")])
+    assert result.exit_code != 0
+
+
+def test_no_arguments_prints_help(runner):
+    result = runner.invoke(app, [])
+    assert "design" in result.output
