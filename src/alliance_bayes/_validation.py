@@ -148,9 +148,7 @@ def constant_within(
     return frame.groupby("group", sort=False)["value"].first()
 
 
-def require_agreement(
-    from_long: pd.Series, from_wide: pd.Series, column: str
-) -> None:
+def require_agreement(from_long: pd.Series, from_wide: pd.Series, column: str) -> None:
     """A therapist covariate found in both frames must agree where both have a value."""
     joined = pd.concat([from_long.rename("long"), from_wide.rename("wide")], axis=1, join="inner")
     both = joined.dropna()

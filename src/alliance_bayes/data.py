@@ -256,8 +256,13 @@ class AllianceData:
         >>> Design.razzaque_2015().to_data(random_seed=1).to_frame().shape[0]
         76
         """
-        names = {"therapist": "therapist", "patient": "patient", "score": "alliance",
-                 "time": "session", "rater": "rater"} | dict(self.columns)
+        names = {
+            "therapist": "therapist",
+            "patient": "patient",
+            "score": "alliance",
+            "time": "session",
+            "rater": "rater",
+        } | dict(self.columns)
         frame = pd.DataFrame(
             {
                 names["therapist"]: self.therapist_labels[self.obs_therapist],
@@ -277,8 +282,15 @@ class AllianceData:
     def fingerprint(self) -> str:
         """A short hash of everything the model sees (structure, outcome, covariates)."""
         digest = hashlib.sha256()
-        for array in (self.patient_therapist, self.obs_patient, self.obs_rater, self.time,
-                      self.score, self.therapist_covariates.values, self.patient_covariates.values):
+        for array in (
+            self.patient_therapist,
+            self.obs_patient,
+            self.obs_rater,
+            self.time,
+            self.score,
+            self.therapist_covariates.values,
+            self.patient_covariates.values,
+        ):
             digest.update(np.ascontiguousarray(array).tobytes())
         for labels in (self.therapist_labels, self.patient_labels, self.rater_labels):
             digest.update(repr(list(labels)).encode())
@@ -300,9 +312,11 @@ class AllianceData:
         per_patient = np.bincount(self.obs_patient[obs], minlength=self.n_patients)
         rater = np.asarray(self.rater_labels, dtype=object)[self.obs_rater]
         by_session = (
-            pd.DataFrame({"session": self.session, "rater": rater, "rows": 1,
-                          "observed": obs.astype(int)})
-            .groupby(["session", "rater"], sort=True)[["rows", "observed"]].sum()
+            pd.DataFrame(
+                {"session": self.session, "rater": rater, "rows": 1, "observed": obs.astype(int)}
+            )
+            .groupby(["session", "rater"], sort=True)[["rows", "observed"]]
+            .sum()
         )
         by_session["missing"] = by_session["rows"] - by_session["observed"]
         by_session["retention"] = by_session["observed"] / by_session["rows"].max()
@@ -319,8 +333,11 @@ class AllianceData:
             "by_session": by_session,
             "missing_outcomes": int((~obs).sum()),
             "missing_therapist_covariates": dict(
-                zip(self.therapist_covariates.names,
-                    self.therapist_covariates.missing.sum(axis=0).tolist(), strict=True)
+                zip(
+                    self.therapist_covariates.names,
+                    self.therapist_covariates.missing.sum(axis=0).tolist(),
+                    strict=True,
+                )
             ),
             "therapists_without_questionnaire": list(self.therapists_without_questionnaire),
         }
@@ -338,21 +355,28 @@ class AllianceData:
         lines = [
             f"AllianceData: {c['therapists']} therapists, {c['patients']} patients, "
             f"{c['rows']} rows ({c['observed']} with an outcome"
-            + ("" if self.has_outcome else ", outcome not simulated yet") + ")",
+            + ("" if self.has_outcome else ", outcome not simulated yet")
+            + ")",
             f"  raters: {', '.join(self.rater_labels)}; time coding: {self.time_coding}"
             + (f"; scale: {self.scale[0]}-{self.scale[1]}" if self.scale else ""),
             f"  patients per therapist: min {ppt['min']}, median {ppt['median']}, max {ppt['max']}",
         ]
         if self.therapist_covariates.names:
             missing = d["missing_therapist_covariates"]
-            lines.append("  therapist covariates: " + ", ".join(
-                f"{n} ({missing[n]} missing)" if missing[n] else n
-                for n in self.therapist_covariates.names))
+            lines.append(
+                "  therapist covariates: "
+                + ", ".join(
+                    f"{n} ({missing[n]} missing)" if missing[n] else n
+                    for n in self.therapist_covariates.names
+                )
+            )
         if self.patient_covariates.names:
             lines.append("  patient covariates: " + ", ".join(self.patient_covariates.names))
         if d["therapists_without_questionnaire"]:
-            lines.append(f"  therapists without a questionnaire row: "
-                         f"{show_some(d['therapists_without_questionnaire'])}")
+            lines.append(
+                f"  therapists without a questionnaire row: "
+                f"{show_some(d['therapists_without_questionnaire'])}"
+            )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

@@ -265,8 +265,13 @@ class Design:
             frame,
             scores=np.full(len(frame), np.nan),
             sessions=frame["session"].to_numpy(dtype=float),
-            columns={"therapist": "therapist", "patient": "patient", "score": "alliance",
-                     "time": "session", "rater": "rater"},
+            columns={
+                "therapist": "therapist",
+                "patient": "patient",
+                "score": "alliance",
+                "time": "session",
+                "rater": "rater",
+            },
             therapist_covariates=tuple(self.therapist_covariates.names),
             patient_covariates=tuple(self.patient_covariates.names),
             therapists=None,
@@ -328,8 +333,10 @@ class Design:
         if self.retention is not None:
             lines.append(f"  retention: {', '.join(f'{r:g}' for r in self.retention)}")
         lines.append(f"  missing at random: {self.missing_rate:.0%}")
-        for level, cov in (("therapist", self.therapist_covariates),
-                           ("patient", self.patient_covariates)):
+        for level, cov in (
+            ("therapist", self.therapist_covariates),
+            ("patient", self.patient_covariates),
+        ):
             if cov.names:
                 lines.append(f"  {level} covariates: {', '.join(cov.names)}")
                 if cov.corr is not None and len(cov.names) > 1:
@@ -356,7 +363,92 @@ def _write_toml(table: Mapping[str, Any], path: str | Path | None) -> str:
 
 def _read_toml(source: str | Path) -> dict[str, Any]:
     """TOML from a path, or from text when ``source`` is not an existing file."""
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
-                                    and source.endswith(".toml")):
+    if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and source.endswith(".toml")
+    ):
         return tomllib.loads(Path(source).read_text())
     return tomllib.loads(str(source))
+
+
+MODEL_KINDS = ("growth", "regression")
+LIKELIHOODS = ("normal", "student_t", "censored")
+
+
+@dataclass
+class ModelSpec:
+    """A named model: its structure, priors and (optionally) the design it is planned for.
+
+    ``therapist_covariates`` / ``patient_covariates`` of ``None`` mean "every covariate of the
+    data". ``priors`` override the defaults by name (see :mod:`alliance_bayes.priors`).
+    ``columns`` maps the roles ``therapist``, ``patient``, ``score``, ``time``, ``rater`` to
+    column names of a data file, for the command line.
+
+    Examples
+    --------
+    >>> spec = ModelSpec(name="m", therapist_covariates=["burdens"])
+    >>> ModelSpec.from_toml(spec.to_toml()) == spec
+    True
+    """
+
+    name: str = "model"
+    kind: str = "growth"
+    therapist_covariates: list[str] | None = None
+    patient_covariates: list[str] | None = None
+    likelihood: str = "normal"
+    centered: bool = False
+    priors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    design: Design | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.design, Mapping):
+            self.design = Design.from_dict(self.design)
+        if self.kind not in MODEL_KINDS:
+            raise ValueError(f"kind must be one of {MODEL_KINDS}, got {self.kind!r}.")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}.")
+
+    def structure(self) -> dict[str, Any]:
+        """What determines the compiled model (no name, description, design or columns)."""
+        keep = (
+            "kind",
+            "therapist_covariates",
+            "patient_covariates",
+            "likelihood",
+            "centered",
+            "priors",
+        )
+        return {k: v for k, v in self.to_dict().items() if k in keep}
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ModelSpec:
+        values = dict(values)
+        if "model" in values:  # a TOML file has [model], [priors], [design], [columns] tables
+            values = {**values.pop("model"), **values}
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(
+                f"unknown model spec fields {sorted(unknown)}; known: {sorted(known)}."
+            )
+        return cls(**values)
+
+    def to_toml(self, path: str | Path | None = None) -> str:
+        """TOML with a ``[model]`` table and ``[priors]``, ``[design]``, ``[columns]`` tables."""
+        values = self.to_dict()
+        table: dict[str, Any] = {
+            "model": {k: v for k, v in values.items() if k not in ("priors", "design", "columns")}
+        }
+        for key in ("priors", "design", "columns"):
+            if values.get(key):
+                table[key] = values[key]
+        return _write_toml(table, path)
+
+    @classmethod
+    def from_toml(cls, source: str | Path) -> ModelSpec:
+        """Read a spec from a TOML file or text."""
+        return cls.from_dict(_read_toml(source))

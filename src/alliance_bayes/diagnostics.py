@@ -1,0 +1,116 @@
+"""Convergence diagnostics: divergences, R-hat, bulk and tail ESS, E-BFMI.
+
+Thresholds follow Vehtari et al. (2021) and the Stan/ArviZ defaults: R-hat > 1.01, bulk or tail
+ESS < 400, E-BFMI < 0.3, and any divergence. Problems become a :class:`ConvergenceWarning` that
+names the parameters, and the report is stored in the fit's attrs.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+import arviz as az
+import numpy as np
+import xarray as xr
+
+from .errors import ConvergenceWarning, show_some
+
+THRESHOLDS = {"r_hat": 1.01, "ess_bulk": 400, "ess_tail": 400, "e_bfmi": 0.3}
+
+
+def _flat_names(dataset: xr.Dataset) -> dict[str, np.ndarray]:
+    """Every scalar of ``dataset`` as ``name[label, ...]`` -> value."""
+    out = {}
+    for name, array in dataset.data_vars.items():
+        if array.ndim == 0:
+            out[str(name)] = array.to_numpy()
+            continue
+        stacked = array.stack(__flat__=array.dims)
+        values = stacked.to_numpy()
+        for index, value in zip(stacked["__flat__"].to_numpy(), values, strict=True):
+            labels = index if isinstance(index, tuple) else (index,)
+            out[f"{name}[{', '.join(str(x) for x in labels)}]"] = value
+    return out
+
+
+def convergence_report(idata: az.InferenceData) -> dict[str, Any]:
+    """Divergences, worst R-hat and ESS, E-BFMI, and the parameters that miss each threshold.
+
+    Examples
+    --------
+    >>> report = convergence_report(idata)  # doctest: +SKIP
+    >>> report["divergences"], report["ok"]  # doctest: +SKIP
+    (0, True)
+    """
+    posterior = idata.posterior
+    n_chains = posterior.sizes["chain"]
+    stats = idata.sample_stats
+    divergent = stats["diverging"] if "diverging" in stats else None
+    report: dict[str, Any] = {
+        "chains": int(n_chains),
+        "draws": int(posterior.sizes["draw"]),
+        "divergences": int(divergent.sum()) if divergent is not None else 0,
+        "thresholds": dict(THRESHOLDS),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r_hat = _flat_names(az.rhat(posterior)) if n_chains > 1 else {}
+        ess_bulk = _flat_names(az.ess(posterior, method="bulk"))
+        ess_tail = _flat_names(az.ess(posterior, method="tail"))
+        energy_ok = "energy" in stats
+        e_bfmi = az.bfmi(idata).tolist() if energy_ok else []
+    finite = lambda d: {k: float(v) for k, v in d.items() if np.isfinite(v)}  # noqa: E731
+    r_hat, ess_bulk, ess_tail = finite(r_hat), finite(ess_bulk), finite(ess_tail)
+    report |= {
+        "max_r_hat": max(r_hat.values(), default=float("nan")),
+        "min_ess_bulk": min(ess_bulk.values(), default=float("nan")),
+        "min_ess_tail": min(ess_tail.values(), default=float("nan")),
+        "e_bfmi": e_bfmi,
+        "high_r_hat": sorted(k for k, v in r_hat.items() if v > THRESHOLDS["r_hat"]),
+        "low_ess_bulk": sorted(k for k, v in ess_bulk.items() if v < THRESHOLDS["ess_bulk"]),
+        "low_ess_tail": sorted(k for k, v in ess_tail.items() if v < THRESHOLDS["ess_tail"]),
+        "low_e_bfmi_chains": [i for i, v in enumerate(e_bfmi) if v < THRESHOLDS["e_bfmi"]],
+    }
+    report["ok"] = not (
+        report["divergences"]
+        or report["high_r_hat"]
+        or report["low_ess_bulk"]
+        or report["low_ess_tail"]
+        or report["low_e_bfmi_chains"]
+    )
+    return report
+
+
+def problems(report: dict[str, Any]) -> list[str]:
+    """The report's problems as sentences."""
+    out = []
+    if report["divergences"]:
+        out.append(f"{report['divergences']} divergent transitions")
+    for key, label, limit in (
+        ("high_r_hat", "R-hat >", "r_hat"),
+        ("low_ess_bulk", "bulk ESS <", "ess_bulk"),
+        ("low_ess_tail", "tail ESS <", "ess_tail"),
+    ):
+        if report[key]:
+            out.append(
+                f"{label} {THRESHOLDS[limit]} for {len(report[key])} parameters: "
+                f"{show_some(report[key])}"
+            )
+    if report["low_e_bfmi_chains"]:
+        out.append(f"E-BFMI < {THRESHOLDS['e_bfmi']} in chains {report['low_e_bfmi_chains']}")
+    return out
+
+
+def warn_if_unconverged(report: dict[str, Any]) -> None:
+    found = problems(report)
+    if found:
+        warnings.warn(
+            "Sampling diagnostics: " + "; ".join(found) + ".", ConvergenceWarning, stacklevel=3
+        )
+
+
+def stored_report(idata: az.InferenceData) -> dict[str, Any]:
+    """The convergence report stored with a fit."""
+    return json.loads(idata.attrs["diagnostics"])

@@ -1,0 +1,379 @@
+"""Fitting: nutpie by default (compile once, swap data for every refit), PyMC's NUTS as an option.
+
+The compiled model is cached by the model's structure (spec, resolved priors and parameter
+shapes), so a refit on new data of the same shape swaps the data into the compiled model instead
+of compiling again. ``fit`` returns an ``az.InferenceData`` that is the whole result: posterior in
+the shared vocabulary, sample_stats, observed_data, constant_data, log_likelihood, and attrs with
+the model spec, the data hash, package versions and the convergence report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import pytensor
+import xarray as xr
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.traversal import ancestors
+
+from ._version import __version__
+from .diagnostics import convergence_report, warn_if_unconverged
+from .models._info import model_info
+
+INTERNAL_SUFFIXES = ("_offset", "_chol_cov")
+_PACKAGES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "xarray")
+
+
+@dataclass
+class _Compiled:
+    nutpie_model: Any
+    loglik: _Loglik
+
+
+_CACHE: dict[str, _Compiled] = {}
+_COUNTS = {"compile": 0, "reuse": 0}
+
+
+def compile_counts() -> dict[str, int]:
+    """How many models were compiled and how many fits reused a compiled one (this process).
+
+    Examples
+    --------
+    >>> sorted(compile_counts())
+    ['compile', 'reuse']
+    """
+    return dict(_COUNTS)
+
+
+def clear_compile_cache() -> None:
+    """Forget every compiled model of this process."""
+    _CACHE.clear()
+
+
+def structure_key(model: pm.Model) -> str:
+    """A hash of everything that fixes the compiled model: spec, priors and parameter shapes.
+
+    Parameter shapes follow from the sizes of the grouping levels, the covariates and the number
+    of missing covariate values; the number of observations is data and may change.
+    """
+    info = model_info(model)
+    sizes = {name: len(values) for name, values in model.coords.items() if name != "obs"}
+    if "therapist_covariate_missing" in model.named_vars:
+        sizes["missing"] = int(model["missing_therapist"].get_value().size)
+    content = {
+        "spec": info.spec.structure(),
+        "priors": info.priors,
+        "sizes": sizes,
+        "scale": info.data.scale,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _shared_values(model: pm.Model, names: Any) -> dict[str, np.ndarray]:
+    values = {}
+    for name in names:
+        variable = model.dim_lengths.get(name) if name in model.dim_lengths else model[name]
+        values[name] = variable.get_value()
+    return values
+
+
+def _is_internal(name: str) -> bool:
+    """Offsets, Cholesky factors and transformed values are internal, not vocabulary."""
+    return name.endswith(INTERNAL_SUFFIXES) or name.endswith("__")
+
+
+def _stored_names(model: pm.Model) -> list[str]:
+    names = [v.name for v in model.free_RVs + model.deterministics]
+    return [n for n in names if not _is_internal(n)]
+
+
+def compiled_model(model: pm.Model, backend: str = "numba") -> _Compiled:
+    """The nutpie-compiled model for ``model``'s structure, with ``model``'s data swapped in."""
+    import nutpie
+
+    key = f"{backend}:{structure_key(model)}"
+    cached = _CACHE.get(key)
+    if cached is None:
+        _COUNTS["compile"] += 1
+        compiled = nutpie.compile_pymc_model(model, backend=backend, var_names=_stored_names(model))
+        cached = _Compiled(compiled, _loglik_function(model))
+        _CACHE[key] = cached
+        return cached
+    _COUNTS["reuse"] += 1
+    nutpie_model = cached.nutpie_model.with_data(
+        **_shared_values(model, cached.nutpie_model.shared_data)
+    )
+    return _Compiled(nutpie_model, cached.loglik)
+
+
+@dataclass(frozen=True)
+class _Loglik:
+    """Pointwise log-likelihood as a function of stored parameters and of the model's data."""
+
+    function: Any
+    parameters: tuple[str, ...]
+    data: tuple[str, ...]
+
+    def __call__(self, model: pm.Model, posterior: xr.Dataset) -> np.ndarray:
+        data = list(_shared_values(model, self.data).values())
+        draws = [posterior[name].to_numpy() for name in self.parameters]
+        n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
+        out = np.empty((n_chain, n_draw, len(model.coords["obs"])))
+        for c in range(n_chain):
+            for d in range(n_draw):
+                out[c, d] = self.function(*(x[c, d] for x in draws), *data)
+        return out
+
+
+def _loglik_function(model: pm.Model) -> _Loglik:
+    """Compile the log-likelihood once, with data as inputs so any same-shape model can use it."""
+    logp = pm.logp(model["alliance"], model["alliance_observed"])
+    graph = set(ancestors([logp]))
+    parameters = [n for n in _stored_names(model) if model[n] in graph]
+    shared = [v for v in graph if isinstance(v, SharedVariable) and v.name]
+    placeholders = [v.type() for v in shared]
+    function = pytensor.function(
+        [model[n] for n in parameters] + placeholders,
+        logp,
+        givens=list(zip(shared, placeholders, strict=True)),
+        on_unused_input="ignore",
+    )
+    return _Loglik(function, tuple(parameters), tuple(v.name for v in shared))
+
+
+def fit(
+    model: pm.Model,
+    *,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    sampler: str = "nutpie",
+    random_seed: int | None = None,
+    progressbar: bool = True,
+    cores: int | None = None,
+    log_likelihood: bool = True,
+    low_rank: bool = False,
+) -> az.InferenceData:
+    """Sample the posterior of a model of this package.
+
+    Parameters
+    ----------
+    model
+        From :func:`growth_model` or :func:`therapist_regression`.
+    draws, tune, chains
+        Posterior draws and tuning steps per chain, and the number of chains.
+    sampler
+        ``"nutpie"`` (default; the compiled model is cached and reused for data of the same
+        shape) or ``"pymc"`` (PyMC's own NUTS).
+    random_seed
+        Seed of the sampler.
+    progressbar
+        Show a progress bar.
+    cores
+        Chains run in parallel on this many cores (default: all).
+    log_likelihood
+        Add the pointwise log-likelihood (needed for LOO).
+    low_rank
+        nutpie only: adapt a low-rank modified mass matrix (helps with correlated posteriors).
+
+    Returns
+    -------
+    az.InferenceData
+        posterior (vocabulary names, the user's labels as coords), sample_stats,
+        observed_data, constant_data, log_likelihood and attrs (``spec``, ``data_hash``,
+        ``versions``, ``diagnostics``). Diagnostics that miss their thresholds raise a
+        :class:`ConvergenceWarning`.
+
+    Examples
+    --------
+    >>> from alliance_bayes import Design, Truth, growth_model, simulate
+    >>> design = Design(n_therapists=8, patients_per_therapist=3, sessions=[1, 2, 4], scale=[1, 7])
+    >>> model = growth_model(design.to_data(random_seed=1))
+    >>> data = simulate(model, {"level": 5, "growth": 0.1, "sigma": 0.3, "therapist_sd": 0.1,
+    ...                         "patient_sd": 0.3, "therapist_corr": {}, "patient_corr": {}},
+    ...                 random_seed=2)
+    >>> idata = fit(growth_model(data), draws=200, tune=200, progressbar=False)  # doctest: +SKIP
+    """
+    info = model_info(model)
+    cores = cores or min(chains, os.cpu_count() or 1)
+    if sampler == "nutpie":
+        compiled = compiled_model(model)
+        idata = _sample_nutpie(
+            compiled.nutpie_model, draws, tune, chains, cores, random_seed, progressbar, low_rank
+        )
+        loglik = compiled.loglik
+    elif sampler == "pymc":
+        with model:
+            idata = pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=cores,
+                random_seed=random_seed,
+                progressbar=progressbar,
+                var_names=_stored_names(model),
+                compute_convergence_checks=False,
+            )
+        loglik = _loglik_function(model) if log_likelihood else None
+    else:
+        raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {sampler!r}.")
+    idata = _with_model_coords(idata, model)
+    _add_data_groups(idata, model)
+    if log_likelihood:
+        _add_log_likelihood(idata, model, loglik)
+    report = convergence_report(idata)
+    idata.attrs.update(
+        {
+            "spec": json.dumps(info.spec.to_dict()),
+            "priors": json.dumps(info.priors),
+            "data_hash": info.data.fingerprint(),
+            "data": json.dumps(_data_attrs(info.data)),
+            "versions": json.dumps(
+                {"alliance_bayes": __version__} | {p: version(p) for p in _PACKAGES}
+            ),
+            "sampler": sampler,
+            "diagnostics": json.dumps(report),
+        }
+    )
+    warn_if_unconverged(report)
+    return idata
+
+
+def _sample_nutpie(
+    compiled: Any,
+    draws: int,
+    tune: int,
+    chains: int,
+    cores: int,
+    seed: int | None,
+    progressbar: bool,
+    low_rank: bool,
+) -> az.InferenceData:
+    import nutpie
+
+    seed = int(np.random.SeedSequence(seed).generate_state(1)[0]) if seed is None else int(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return nutpie.sample(
+            compiled,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            seed=seed,
+            progress_bar=progressbar,
+            save_warmup=False,
+            low_rank_modified_mass_matrix=low_rank,
+        )
+
+
+def _with_model_coords(idata: az.InferenceData, model: pm.Model) -> az.InferenceData:
+    """Posterior coords from this model (a reused compiled model carries the first one's labels)."""
+    posterior = idata.posterior
+    keep = [n for n in posterior.data_vars if not _is_internal(str(n))]
+    posterior = posterior[keep]
+    for name in keep:
+        dims = model.named_vars_to_dims.get(name)
+        if dims:
+            posterior[name] = posterior[name].rename(
+                dict(zip(posterior[name].dims[2:], dims, strict=True))
+            )
+    coords = {d: list(model.coords[d]) for d in posterior.dims if d in model.coords}
+    posterior = posterior.assign_coords(coords)
+    unused = [d for d in posterior.dims if d not in posterior[keep].dims]
+    groups = {"posterior": posterior.drop_dims(unused)} if unused else {"posterior": posterior}
+    groups["sample_stats"] = idata.sample_stats
+    return az.InferenceData(**groups)
+
+
+def _add_data_groups(idata: az.InferenceData, model: pm.Model) -> None:
+    observed = model.rvs_to_values[model["alliance"]].get_value()
+    obs_coords = {"obs": list(model.coords["obs"])}
+    idata.add_groups(
+        observed_data=xr.Dataset({"alliance": ("obs", np.asarray(observed))}, coords=obs_coords),
+    )
+    constant = {}
+    for var in model.data_vars:
+        if var.name == "alliance_observed":
+            continue
+        dims = model.named_vars_to_dims.get(var.name) or tuple(
+            f"{var.name}_dim_{i}" for i in range(var.ndim)
+        )
+        constant[var.name] = (dims, np.asarray(var.get_value()))
+    coords = {
+        d: list(v) for d, v in model.coords.items() if any(d in c[0] for c in constant.values())
+    }
+    idata.add_groups(constant_data=xr.Dataset(constant, coords=coords))
+
+
+def _add_log_likelihood(idata: az.InferenceData, model: pm.Model, loglik: _Loglik) -> None:
+    posterior = idata.posterior
+    idata.add_groups(
+        log_likelihood=xr.Dataset(
+            {"alliance": (("chain", "draw", "obs"), loglik(model, posterior))},
+            coords={
+                "chain": posterior.chain,
+                "draw": posterior.draw,
+                "obs": list(model.coords["obs"]),
+            },
+        )
+    )
+
+
+def _data_attrs(data: Any) -> dict[str, Any]:
+    return {
+        "scale": data.scale,
+        "time_coding": data.time_coding,
+        "time_origin": data.time_origin,
+        "time_scale": data.time_scale,
+        "rater_labels": list(data.rater_labels),
+        "therapist_covariate_mean": dict(
+            zip(
+                data.therapist_covariates.names,
+                data.therapist_covariates.mean.tolist(),
+                strict=True,
+            )
+        ),
+        "therapist_covariate_sd": dict(
+            zip(data.therapist_covariates.names, data.therapist_covariates.sd.tolist(), strict=True)
+        ),
+        "patient_covariate_mean": dict(
+            zip(data.patient_covariates.names, data.patient_covariates.mean.tolist(), strict=True)
+        ),
+        "patient_covariate_sd": dict(
+            zip(data.patient_covariates.names, data.patient_covariates.sd.tolist(), strict=True)
+        ),
+        "columns": dict(data.columns),
+    }
+
+
+def save(idata: az.InferenceData, path: str | Path) -> Path:
+    """Write a fit to netCDF; :func:`load` reads it back in any process.
+
+    Examples
+    --------
+    >>> save(idata, "fit.nc")  # doctest: +SKIP
+    """
+    path = Path(path)
+    idata.to_netcdf(str(path), engine="h5netcdf")
+    return path
+
+
+def load(path: str | Path) -> az.InferenceData:
+    """Read a fit written by :func:`save`.
+
+    Examples
+    --------
+    >>> idata = load("fit.nc")  # doctest: +SKIP
+    """
+    return az.from_netcdf(str(path), engine="h5netcdf")

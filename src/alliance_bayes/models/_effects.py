@@ -1,0 +1,46 @@
+"""The correlated random-effect block shared by the growth models.
+
+Effects of one grouping level (therapist or patient) on level and growth per rater are
+multivariate normal with a covariance built from SDs and an LKJ correlation matrix. The
+Cholesky factor and the offsets are internal; what results speak is ``<level>_sd``,
+``<level>_corr`` and ``<level>_effect``.
+"""
+
+from __future__ import annotations
+
+import pymc as pm
+import pytensor.tensor as pt
+
+from ..priors import Prior, prior_dist
+
+
+def correlated_effects(
+    level: str,
+    *,
+    n_components: int,
+    sd_prior: Prior,
+    corr_prior: Prior,
+    centered: bool = False,
+) -> pt.TensorVariable:
+    """Random effects ``<level>_effect`` with dims ``(level, "component")``.
+
+    Non-centred by default: ``effect = offset @ L.T`` with standard-normal offsets and ``L`` the
+    Cholesky factor of the covariance. ``centered=True`` samples the effects directly from the
+    multivariate normal, which pays when there are many observations per group.
+    """
+    if corr_prior.get("dist", "LKJ") != "LKJ":
+        raise ValueError(f"{level}_corr: only an LKJ prior is supported, got {corr_prior}.")
+    chol, corr, sd = pm.LKJCholeskyCov(
+        f"{level}_chol_cov",
+        n=n_components,
+        eta=float(corr_prior.get("eta", 2.0)),
+        sd_dist=prior_dist(f"{level}_sd", sd_prior, shape=n_components),
+        compute_corr=True,
+        store_in_trace=False,
+    )
+    pm.Deterministic(f"{level}_sd", sd, dims="component")
+    pm.Deterministic(f"{level}_corr", corr, dims=("component", "component_"))
+    if centered:
+        return pm.MvNormal(f"{level}_effect", mu=0.0, chol=chol, dims=(level, "component"))
+    offset = pm.Normal(f"{level}_offset", 0.0, 1.0, dims=(level, "component"))
+    return pm.Deterministic(f"{level}_effect", offset @ chol.T, dims=(level, "component"))

@@ -1,0 +1,229 @@
+"""The three-level growth model of the alliance (sessions in patients in therapists).
+
+    y[i]  ~ Normal(mu[i], sigma[r])      (or StudentT, or Normal censored at the scale's bounds)
+    mu[i] = level[r] + growth[r] x[i]
+          + z[t] . (level_coef[r] + growth_coef[r] x[i])
+          + w[p] . (patient_level_coef[r] + patient_growth_coef[r] x[i])
+          + a[t, (r, level)] + a[t, (r, growth)] x[i] + b[p, (r, level)] + b[p, (r, growth)] x[i]
+
+with correlated therapist effects ``a`` and patient effects ``b`` (2R x 2R LKJ covariances).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pymc as pm
+
+from ..data import AllianceData
+from ..priors import Prior, prior_variable, resolve_priors
+from ..spec import ModelSpec
+from ._covariates import select_covariates, therapist_covariate_matrix
+from ._effects import correlated_effects
+from ._info import attach_info
+
+
+def growth_model(
+    data: AllianceData,
+    *,
+    therapist_covariates: Sequence[str] | None = None,
+    patient_covariates: Sequence[str] | None = None,
+    likelihood: str = "normal",
+    priors: Mapping[str, Prior] | None = None,
+    centered: bool = False,
+    spec: ModelSpec | None = None,
+) -> pm.Model:
+    """Build the multilevel growth model for one rater or two raters jointly.
+
+    Parameters
+    ----------
+    data
+        :class:`AllianceData`. Rows with a missing outcome are left out of the likelihood; with no
+        outcome at all (a planned design) every row is observed through a placeholder, so the
+        model can simulate.
+    therapist_covariates, patient_covariates
+        Which covariates of ``data`` predict level and growth (default: all of them). Missing
+        therapist covariates are imputed as latent variables.
+    likelihood
+        ``"normal"``, ``"student_t"`` or ``"censored"`` (Normal censored at ``data.scale``).
+    priors
+        Replacements for the defaults, by name (see :func:`alliance_bayes.default_priors`).
+    centered
+        Centred random effects (default non-centred).
+    spec
+        A :class:`ModelSpec`; when given, it supplies all of the above.
+
+    Returns
+    -------
+    pm.Model
+        Parameters named in the shared vocabulary (``level``, ``growth``, ``level_coef``,
+        ``growth_coef``, ``therapist_sd``, ``therapist_corr``, ``therapist_effect``, ...,
+        ``sigma``) and the observed ``alliance``.
+
+    Examples
+    --------
+    >>> from alliance_bayes import Design
+    >>> data = Design.nissen_lie_2013().to_data(random_seed=1)
+    >>> model = growth_model(data, therapist_covariates=["burdens", "satisfactions"])
+    >>> model["growth_coef"].eval().shape
+    (2, 2)
+    """
+    if spec is None:
+        spec = ModelSpec(
+            kind="growth",
+            therapist_covariates=None
+            if therapist_covariates is None
+            else list(therapist_covariates),
+            patient_covariates=None if patient_covariates is None else list(patient_covariates),
+            likelihood=likelihood,
+            centered=centered,
+            priors=dict(priors or {}),
+        )
+    if spec.likelihood == "censored" and data.scale is None:
+        raise ValueError(
+            "the censored likelihood needs the instrument's scale: declare scale=(low, high)."
+        )
+    resolved = resolve_priors(data, spec.priors, "growth")
+    t_names, t_cols = select_covariates(
+        data.therapist_covariates.names, spec.therapist_covariates, "therapist"
+    )
+    p_names, p_cols = select_covariates(
+        data.patient_covariates.names, spec.patient_covariates, "patient"
+    )
+    rows = np.flatnonzero(data.observed) if data.has_outcome else np.arange(data.n_obs)
+    coords = data.coords | {
+        "therapist_covariate": t_names,
+        "patient_covariate": p_names,
+        "obs": _obs_labels(data, rows),
+    }
+
+    with pm.Model(coords=coords) as model:
+        patient_idx = pm.Data("patient_idx", data.obs_patient[rows], dims="obs")
+        rater_idx = pm.Data("rater_idx", data.obs_rater[rows], dims="obs")
+        time = pm.Data("time", data.time[rows], dims="obs")
+        therapist_of = pm.Data("therapist_of_patient", data.patient_therapist, dims="patient")
+        therapist_idx = therapist_of[patient_idx]
+
+        level = prior_variable("level", resolved["level"], dims="rater")
+        growth = prior_variable("growth", resolved["growth"], dims="rater")
+        n_comp = 2 * data.n_raters
+        a = correlated_effects(
+            "therapist",
+            n_components=n_comp,
+            sd_prior=resolved["therapist_sd"],
+            corr_prior=resolved["therapist_corr"],
+            centered=spec.centered,
+        )
+        b = correlated_effects(
+            "patient",
+            n_components=n_comp,
+            sd_prior=resolved["patient_sd"],
+            corr_prior=resolved["patient_corr"],
+            centered=spec.centered,
+        )
+        # Per-group contributions to level and growth, shape (group, rater), gathered per row.
+        t_level, t_growth = a[:, 0::2], a[:, 1::2]
+        p_level, p_growth = b[:, 0::2], b[:, 1::2]
+        if t_names:
+            z = therapist_covariate_matrix(data, t_cols)
+            t_level = (
+                t_level
+                + z
+                @ prior_variable(
+                    "level_coef", resolved["level_coef"], dims=("rater", "therapist_covariate")
+                ).T
+            )
+            t_growth = (
+                t_growth
+                + z
+                @ prior_variable(
+                    "growth_coef", resolved["growth_coef"], dims=("rater", "therapist_covariate")
+                ).T
+            )
+        if p_names:
+            w = pm.Data(
+                "patient_covariates",
+                data.patient_covariates.values[:, p_cols],
+                dims=("patient", "patient_covariate"),
+            )
+            p_level = (
+                p_level
+                + w
+                @ prior_variable(
+                    "patient_level_coef",
+                    resolved["patient_level_coef"],
+                    dims=("rater", "patient_covariate"),
+                ).T
+            )
+            p_growth = (
+                p_growth
+                + w
+                @ prior_variable(
+                    "patient_growth_coef",
+                    resolved["patient_growth_coef"],
+                    dims=("rater", "patient_covariate"),
+                ).T
+            )
+        mu = (
+            level[rater_idx]
+            + t_level[therapist_idx, rater_idx]
+            + p_level[patient_idx, rater_idx]
+            + (
+                growth[rater_idx]
+                + t_growth[therapist_idx, rater_idx]
+                + p_growth[patient_idx, rater_idx]
+            )
+            * time
+        )
+        sigma = prior_variable("sigma", resolved["sigma"], dims="rater")
+        _likelihood(spec.likelihood, data, rows, mu, sigma[rater_idx], resolved)
+
+    used = {k: v for k, v in resolved.items() if k in _used_priors(spec, t_names, p_names)}
+    return attach_info(model, spec=spec, data=data, priors=used)
+
+
+def _obs_labels(data: AllianceData, rows: np.ndarray) -> list[Any]:
+    labels = data.row_id[rows]
+    return list(labels) if len(set(labels.tolist())) == len(labels) else list(rows)
+
+
+def _likelihood(
+    kind: str, data: AllianceData, rows: np.ndarray, mu: Any, sigma: Any, priors: dict[str, Prior]
+) -> Any:
+    placeholder = data.score[rows] if data.has_outcome else np.zeros(len(rows))
+    observed = pm.Data("alliance_observed", placeholder, dims="obs")
+    if kind == "normal":
+        return pm.Normal("alliance", mu=mu, sigma=sigma, observed=observed, dims="obs")
+    if kind == "student_t":
+        nu = prior_variable("nu", priors["nu"])
+        return pm.StudentT("alliance", nu=nu, mu=mu, sigma=sigma, observed=observed, dims="obs")
+    low, high = data.scale  # type: ignore[misc]
+    return pm.Censored(
+        "alliance",
+        pm.Normal.dist(mu=mu, sigma=sigma),
+        lower=low,
+        upper=high,
+        observed=observed,
+        dims="obs",
+    )
+
+
+def _used_priors(spec: ModelSpec, t_names: list[str], p_names: list[str]) -> set[str]:
+    used = {
+        "level",
+        "growth",
+        "therapist_sd",
+        "patient_sd",
+        "therapist_corr",
+        "patient_corr",
+        "sigma",
+    }
+    if t_names:
+        used |= {"level_coef", "growth_coef"}
+    if p_names:
+        used |= {"patient_level_coef", "patient_growth_coef"}
+    if spec.likelihood == "student_t":
+        used.add("nu")
+    return used

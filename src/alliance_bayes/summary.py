@@ -1,0 +1,248 @@
+"""Tables for papers: coefficients, variance components, ICC, R^2 and rater contrasts.
+
+Every function takes the ``az.InferenceData`` returned by :func:`fit` (or :func:`load`) and
+nothing else, and returns a tidy ``pandas.DataFrame``. :func:`format_table` renders one as
+markdown, LaTeX or CSV.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+FIXED_EFFECTS = (
+    "level",
+    "growth",
+    "level_coef",
+    "growth_coef",
+    "patient_level_coef",
+    "patient_growth_coef",
+    "intercept",
+    "coef",
+    "coef_std",
+    "r2",
+    "sigma",
+    "nu",
+)
+SCALES = ("therapist_sd", "patient_sd")
+DIM_COLUMNS = {
+    "rater": "rater",
+    "therapist_covariate": "covariate",
+    "patient_covariate": "covariate",
+    "component": "component",
+}
+
+
+def _interval(draws: np.ndarray, prob: float) -> tuple[float, float]:
+    tail = (1 - prob) / 2
+    low, high = np.quantile(draws, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def _data_attrs(idata: az.InferenceData) -> dict[str, Any]:
+    return json.loads(idata.attrs.get("data", "{}"))
+
+
+def _raw_sd(idata: az.InferenceData, name: str, covariate: str | None) -> float | None:
+    """SD of a covariate on the user's scale, to turn a per-SD effect into a per-unit one."""
+    if covariate is None or name not in (
+        "level_coef",
+        "growth_coef",
+        "coef",
+        "patient_level_coef",
+        "patient_growth_coef",
+    ):
+        return None
+    level = "patient" if name.startswith("patient_") else "therapist"
+    return _data_attrs(idata).get(f"{level}_covariate_sd", {}).get(covariate)
+
+
+def summarize(
+    idata: az.InferenceData, var_names: Sequence[str] | None = None, prob: float = 0.95
+) -> pd.DataFrame:
+    """One row per scalar parameter: mean, sd, interval, P(>0), ESS and R-hat.
+
+    Covariate effects are per SD of the covariate (covariates are standardised); the columns
+    ``mean_raw``, ``lower_raw`` and ``upper_raw`` give them per unit of the covariate's own scale.
+
+    Examples
+    --------
+    >>> table = summarize(idata)  # doctest: +SKIP
+    >>> table.query("parameter == 'growth_coef'")  # doctest: +SKIP
+    """
+    posterior = idata.posterior
+    names = [n for n in (var_names or FIXED_EFFECTS + SCALES) if n in posterior]
+    ess = az.ess(posterior[names], method="bulk")
+    r_hat = az.rhat(posterior[names]) if posterior.sizes["chain"] > 1 else None
+    rows = []
+    for name in names:
+        array = posterior[name]
+        extra = [d for d in array.dims if d not in ("chain", "draw")]
+        stacked = array.stack(__s__=("chain", "draw")).transpose(*extra, "__s__")
+        for index in np.ndindex(*[array.sizes[d] for d in extra]):
+            labels = {d: array[d].values[i] for d, i in zip(extra, index, strict=True)}
+            draws = stacked.to_numpy()[index]
+            low, high = _interval(draws, prob)
+            row = {"parameter": name, "rater": None, "covariate": None, "component": None}
+            row |= {DIM_COLUMNS.get(d, d): str(v) for d, v in labels.items()}
+            row |= {
+                "mean": draws.mean(),
+                "sd": draws.std(ddof=1),
+                "lower": low,
+                "upper": high,
+                "p_gt_0": float((draws > 0).mean()),
+                "ess_bulk": float(ess[name].sel(labels)),
+                "r_hat": float(r_hat[name].sel(labels)) if r_hat is not None else np.nan,
+            }
+            sd = _raw_sd(idata, name, row["covariate"])
+            if sd:
+                row |= {"mean_raw": row["mean"] / sd, "lower_raw": low / sd, "upper_raw": high / sd}
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    table.attrs["interval"] = f"{prob:.0%} equal-tailed"
+    return table
+
+
+def variance_components(idata: az.InferenceData, prob: float = 0.95) -> pd.DataFrame:
+    """SDs and correlations per level, and the therapist ICC of level per rater.
+
+    The ICC of rater ``r`` is ``therapist_sd[r:level]^2 / (therapist_sd[r:level]^2 +
+    patient_sd[r:level]^2 + sigma[r]^2)``: the share of the variance of ratings at time 0 that
+    lies between therapists.
+
+    Examples
+    --------
+    >>> variance_components(idata).query("kind == 'icc'")  # doctest: +SKIP
+    """
+    posterior = idata.posterior
+    rows = []
+    for level in ("therapist", "patient"):
+        sd = posterior[f"{level}_sd"]
+        for component in sd["component"].values:
+            rows.append(_row("sd", level, str(component), sd.sel(component=component), prob))
+        corr = posterior[f"{level}_corr"]
+        components = list(corr["component"].values)
+        for i, a in enumerate(components):
+            for b in components[i + 1 :]:
+                rows.append(
+                    _row("corr", level, f"{a} ~ {b}", corr.sel(component=a, component_=b), prob)
+                )
+    for rater in posterior["sigma"]["rater"].values:
+        sigma = posterior["sigma"].sel(rater=rater)
+        rows.append(_row("sd", "residual", str(rater), sigma, prob))
+        component = f"{rater}:level"
+        between = posterior["therapist_sd"].sel(component=component) ** 2
+        within = posterior["patient_sd"].sel(component=component) ** 2 + sigma**2
+        rows.append(_row("icc", "therapist", str(rater), between / (between + within), prob))
+    return pd.DataFrame(rows)
+
+
+def _row(kind: str, level: str, term: str, draws: xr.DataArray, prob: float) -> dict[str, Any]:
+    values = draws.to_numpy().ravel()
+    low, high = _interval(values, prob)
+    return {
+        "kind": kind,
+        "level": level,
+        "term": term,
+        "mean": values.mean(),
+        "sd": values.std(ddof=1),
+        "lower": low,
+        "upper": high,
+    }
+
+
+def contrast_draws(idata: az.InferenceData, name: str = "growth_coef") -> xr.DataArray:
+    """Posterior draws of ``name`` for the first rater minus the second (patient - therapist)."""
+    posterior = idata.posterior
+    if name not in posterior or "rater" not in posterior[name].dims:
+        raise KeyError(f"{name!r} with a rater dimension is not in this fit.")
+    raters = [str(r) for r in posterior[name]["rater"].values]
+    if len(raters) != 2:
+        raise ValueError(f"a rater contrast needs two raters; this fit has {raters}.")
+    first, second = ("patient", "therapist") if set(raters) == {"patient", "therapist"} else raters
+    diff = posterior[name].sel(rater=first) - posterior[name].sel(rater=second)
+    return diff.rename(f"{name}[{first}] - {name}[{second}]")
+
+
+def rater_contrast(
+    idata: az.InferenceData, name: str = "growth_coef", prob: float = 0.95
+) -> pd.DataFrame:
+    """Patient-rated minus therapist-rated ``name``, per covariate: the Nissen-Lie question.
+
+    The draws are in ``table.attrs["draws"]`` (an ``xarray.DataArray``).
+
+    Examples
+    --------
+    >>> rater_contrast(idata, "growth_coef")  # doctest: +SKIP
+    """
+    diff = contrast_draws(idata, name)
+    extra = [d for d in diff.dims if d not in ("chain", "draw")]
+    rows = []
+    for index in np.ndindex(*[diff.sizes[d] for d in extra]):
+        labels = {d: diff[d].values[i] for d, i in zip(extra, index, strict=True)}
+        values = diff.sel(labels).to_numpy().ravel()
+        low, high = _interval(values, prob)
+        rows.append(
+            {
+                "contrast": diff.name,
+                **{DIM_COLUMNS.get(d, d): str(v) for d, v in labels.items()},
+                "mean": values.mean(),
+                "sd": values.std(ddof=1),
+                "lower": low,
+                "upper": high,
+                "p_gt_0": float((values > 0).mean()),
+            }
+        )
+    table = pd.DataFrame(rows)
+    table.attrs["draws"] = diff
+    return table
+
+
+def format_table(table: pd.DataFrame, fmt: str = "markdown", digits: int = 3) -> str:
+    """Render a table as ``markdown``, ``latex`` or ``csv`` text.
+
+    Examples
+    --------
+    >>> print(format_table(pd.DataFrame({"a": [1.23456]}), "markdown"))
+    | a |
+    |---:|
+    | 1.235 |
+    """
+    shown = table.dropna(axis=1, how="all")
+    if fmt == "csv":
+        return shown.to_csv(index=False)
+    cells = [[_cell(v, digits) for v in row] for row in shown.itertuples(index=False)]
+    header = [str(c) for c in shown.columns]
+    numeric = [pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
+    if fmt == "markdown":
+        align = ["---:" if n else ":---" for n in numeric]
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in cells]
+        return "\n".join(lines)
+    if fmt == "latex":
+        escape = lambda s: s.replace("_", r"\_").replace("%", r"\%").replace("~", r"$\sim$")  # noqa: E731
+        spec = "".join("r" if n else "l" for n in numeric)
+        lines = [
+            rf"\begin{{tabular}}{{{spec}}}",
+            r"\toprule",
+            " & ".join(escape(h) for h in header) + r" \\",
+            r"\midrule",
+        ]
+        lines += [" & ".join(escape(c) for c in row) + r" \\" for row in cells]
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        return "\n".join(lines)
+    raise ValueError(f"fmt must be 'markdown', 'latex' or 'csv', got {fmt!r}.")
+
+
+def _cell(value: Any, digits: int) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float | np.floating):
+        return f"{value:.{digits}f}"
+    return str(value)
