@@ -74,3 +74,68 @@ def long_frame() -> pd.DataFrame:
 @pytest.fixture
 def therapist_frame() -> pd.DataFrame:
     return make_therapist_frame()
+
+
+# ---------------------------------------------------------------------------- fitted models
+# Compile once, refit many times: these session fixtures share one compiled tiny model.
+TINY_TRUTH = {
+    "level": {"patient": 5.0, "therapist": 4.7},
+    "growth": {"patient": 0.3, "therapist": 0.1},
+    "level_coef": {"patient": {"burdens": 0.2}, "therapist": {"burdens": 0.0}},
+    "growth_coef": {"patient": {"burdens": -0.15}, "therapist": {"burdens": 0.1}},
+    "sigma": 0.3,
+    "therapist_sd": {
+        "patient:level": 0.2,
+        "patient:growth": 0.05,
+        "therapist:level": 0.2,
+        "therapist:growth": 0.05,
+    },
+    "patient_sd": {
+        "patient:level": 0.4,
+        "patient:growth": 0.1,
+        "therapist:level": 0.4,
+        "therapist:growth": 0.1,
+    },
+    "therapist_corr": {},
+    "patient_corr": {"patient:level ~ therapist:level": 0.3},
+}
+FIT_SETTINGS = {"draws": 300, "tune": 400, "chains": 2, "progressbar": False}
+
+
+def tiny_design():
+    from alliance_bayes import CovariateDesign, Design
+
+    return Design(
+        name="tiny",
+        n_therapists=12,
+        patients_per_therapist=4,
+        sessions=[1.0, 2.0, 4.0, 8.0],
+        raters=["patient", "therapist"],
+        therapist_covariates=CovariateDesign(names=["burdens"]),
+        scale=[1.0, 7.0],
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_planned():
+    from alliance_bayes import growth_model
+
+    return growth_model(tiny_design().to_data(random_seed=1))
+
+
+@pytest.fixture(scope="session")
+def tiny_datasets(tiny_planned):
+    from alliance_bayes import simulate
+
+    return [simulate(tiny_planned, TINY_TRUTH, random_seed=seed) for seed in (101, 102)]
+
+
+@pytest.fixture(scope="session")
+def tiny_fit(tiny_datasets):
+    import warnings
+
+    from alliance_bayes import fit, growth_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit(growth_model(tiny_datasets[0]), random_seed=7, **FIT_SETTINGS)

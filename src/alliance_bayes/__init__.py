@@ -4,10 +4,11 @@ from ._version import __version__
 from .data import AllianceData
 from .errors import ConvergenceWarning, DataValidationError
 from .fit import compile_counts, fit, load, save
-from .models import growth_model
+from .models import build_model, growth_model, therapist_regression
 from .priors import default_priors
 from .simulate import Truth, simulate
 from .spec import CovariateDesign, Design, ModelSpec
+from .summary import format_table, rater_contrast, summarize, variance_components
 
 __all__ = [
     "AllianceData",
@@ -18,11 +19,17 @@ __all__ = [
     "ModelSpec",
     "Truth",
     "__version__",
+    "build_model",
     "compile_counts",
     "default_priors",
     "fit",
+    "format_table",
     "growth_model",
     "load",
+    "rater_contrast",
     "save",
     "simulate",
+    "summarize",
+    "therapist_regression",
+    "variance_components",
 ]

@@ -19,7 +19,6 @@ app = typer.Typer(
 design_app = typer.Typer(help="Study designs.", no_args_is_help=True)
 app.add_typer(design_app, name="design")
 console = Console()
-MODELS_DIR = Path(__file__).resolve().parent / "_models"
 
 
 def _version(value: bool) -> None:
@@ -47,12 +46,12 @@ def _spec(source: str):
     from .spec import ModelSpec
 
     path = Path(source)
-    if not path.exists():
-        path = MODELS_DIR / f"{source.removesuffix('.toml')}.toml"
-    if not path.exists():
-        shipped = sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
-        _fail(f"no model spec {source!r}: not a file, nor one of {shipped}.")
-    return ModelSpec.from_toml(path)
+    if path.is_file():
+        return ModelSpec.from_toml(path)
+    try:
+        return ModelSpec.shipped(source)
+    except KeyError as error:
+        _fail(f"no model spec {source!r}: not a file, and {str(error).strip(chr(34))}")
 
 
 @design_app.command("show")

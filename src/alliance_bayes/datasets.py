@@ -73,7 +73,7 @@ def load(name: str) -> AllianceData:
         patient=columns["patient"],
         score=columns["score"],
         time=columns["time"],
-        rater=columns.get("rater") if design is None or len(design.raters) > 1 else None,
+        rater=columns.get("rater"),
         therapist_covariates=design.therapist_covariates.names if design else (),
         time_coding=design.time_coding if design else "log",
         scale=tuple(design.scale) if design and design.scale else None,

@@ -193,7 +193,7 @@ def _corr_matrix(name: str, value: Any, components: list[str]) -> np.ndarray:
 
 
 def packed_cholesky(sd: np.ndarray, corr: np.ndarray) -> np.ndarray:
-    """The packed lower Cholesky factor of ``diag(sd) corr diag(sd)``, as LKJCholeskyCov holds it."""
+    """Packed lower Cholesky factor of ``diag(sd) corr diag(sd)``, as LKJCholeskyCov holds it."""
     chol = np.diag(sd) @ np.linalg.cholesky(corr)
     return chol[np.tril_indices(len(sd))]
 

@@ -6,6 +6,7 @@ import dataclasses
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -452,3 +453,19 @@ class ModelSpec:
     def from_toml(cls, source: str | Path) -> ModelSpec:
         """Read a spec from a TOML file or text."""
         return cls.from_dict(_read_toml(source))
+
+    @classmethod
+    def shipped(cls, name: str) -> ModelSpec:
+        """A model spec shipped with the package (the files of ``models/``), by name.
+
+        Examples
+        --------
+        >>> ModelSpec.shipped("nissen_lie_2013_dual_rater").therapist_covariates
+        ['burdens', 'satisfactions']
+        """
+        folder = resources.files("alliance_bayes") / "_models"
+        path = folder / f"{name.removesuffix('.toml')}.toml"
+        if not path.is_file():
+            names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+            raise KeyError(f"no shipped model spec {name!r}; shipped: {names}.")
+        return cls.from_dict(tomllib.loads(path.read_text()))

@@ -76,7 +76,7 @@ def growth_model(
             therapist_covariates=None
             if therapist_covariates is None
             else list(therapist_covariates),
-            patient_covariates=None if patient_covariates is None else list(patient_covariates),
+            patient_covariates=_names(patient_covariates),
             likelihood=likelihood,
             centered=centered,
             priors=dict(priors or {}),
@@ -182,6 +182,10 @@ def growth_model(
 
     used = {k: v for k, v in resolved.items() if k in _used_priors(spec, t_names, p_names)}
     return attach_info(model, spec=spec, data=data, priors=used)
+
+
+def _names(names: Sequence[str] | None) -> list[str] | None:
+    return None if names is None else list(names)
 
 
 def _obs_labels(data: AllianceData, rows: np.ndarray) -> list[Any]:
