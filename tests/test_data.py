@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import BURDENS, ROW_OFFSET, THERAPISTS, build, make_long_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alliance_bayes import AllianceData
 from alliance_bayes.data import SINGLE_RATER, code_time
+from conftest import BURDENS, ROW_OFFSET, THERAPISTS, build, make_long_frame
 
 # ---------------------------------------------------------------------------------- structure
 

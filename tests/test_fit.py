@@ -9,11 +9,11 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import FIT_SETTINGS, TINY_TRUTH
 
 import alliance_bayes as ab
 from alliance_bayes.diagnostics import convergence_report, problems
 from alliance_bayes.summary import summarize
+from conftest import FIT_SETTINGS, TINY_TRUTH
 
 pytestmark = pytest.mark.slow
 

@@ -256,8 +256,8 @@ def test_prior_terms_match_scipy(case):
     np.testing.assert_allclose(ev.logp["level"], expected_level, rtol=RTOL)
     expected_sigma = stats.halfnorm.logpdf(ev.values["sigma"], scale=sigma["sigma"]).sum()
     np.testing.assert_allclose(ev.logp["sigma"], expected_sigma, rtol=RTOL)
-    # defaults on a 1-7 scale: centre 4, u = 1.5
-    assert level == {"dist": "Normal", "mu": 4.0, "sigma": 1.5}
+    # defaults on a 1-7 scale: centre 4, u = 1.5, level SD 2u/3
+    assert level == {"dist": "Normal", "mu": 4.0, "sigma": 1.0}
 
 
 @pytest.mark.parametrize("level", ["therapist", "patient"])
@@ -306,7 +306,7 @@ def test_regression_logp_matches_scipy(regression):
     priors = default_priors(data, "regression")
     expected_coef = stats.norm.logpdf(v["coef"], 0.0, priors["coef"]["sigma"]).sum()
     np.testing.assert_allclose(regression.logp["coef"], expected_coef, rtol=RTOL)
-    expected_intercept = stats.norm.logpdf(v["intercept"], 4.0, 1.5)
+    expected_intercept = stats.norm.logpdf(v["intercept"], 4.0, 1.0)
     np.testing.assert_allclose(regression.logp["intercept"], expected_intercept, rtol=RTOL)
 
 

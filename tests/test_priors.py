@@ -20,23 +20,22 @@ def test_growth_defaults_follow_the_scale_and_the_time_span(nissen_lie):
     priors = default_priors(nissen_lie)
     assert set(priors) == set(GROWTH_PRIORS)
     span = np.log(40) - np.log(3)  # log time coding of sessions 3..40
-    assert priors["level"] == {"dist": "Normal", "mu": 4.0, "sigma": 1.5}
-    assert priors["growth"]["sigma"] == pytest.approx(1.5 / span)
-    assert priors["growth_coef"]["sigma"] == pytest.approx(1.5 / (2 * span))
-    assert priors["level_coef"]["sigma"] == pytest.approx(0.75)
-    assert priors["sigma"] == {"dist": "HalfNormal", "sigma": 0.75}
+    # u = 1.5 on a 1-7 scale (a quarter of its range)
+    assert priors["level"] == {"dist": "Normal", "mu": 4.0, "sigma": 1.0}
+    assert priors["growth"]["sigma"] == pytest.approx(1.5 / (2 * span))
+    assert priors["growth_coef"]["sigma"] == pytest.approx(1.5 / (4 * span))
+    assert priors["level_coef"]["sigma"] == pytest.approx(0.375)
+    assert priors["sigma"] == {"dist": "HalfNormal", "sigma": 0.5}
     # one SD scale per component: <rater>:level, <rater>:growth for both raters
-    np.testing.assert_allclose(
-        priors["therapist_sd"]["sigma"], [0.75, 0.75 / span, 0.75, 0.75 / span]
-    )
+    np.testing.assert_allclose(priors["therapist_sd"]["sigma"], [0.5, 0.5 / span, 0.5, 0.5 / span])
     assert priors["patient_corr"] == {"dist": "LKJ", "eta": 2.0}
 
 
 def test_regression_defaults(nissen_lie):
     priors = default_priors(nissen_lie, "regression")
     assert set(priors) == set(REGRESSION_PRIORS)
-    assert priors["intercept"] == {"dist": "Normal", "mu": 4.0, "sigma": 1.5}
-    assert priors["coef"] == {"dist": "Normal", "mu": 0.0, "sigma": 0.75}
+    assert priors["intercept"] == {"dist": "Normal", "mu": 4.0, "sigma": 1.0}
+    assert priors["coef"] == {"dist": "Normal", "mu": 0.0, "sigma": 0.375}
 
 
 def test_unknown_model_kind_raises(nissen_lie):
@@ -49,7 +48,7 @@ def test_without_a_scale_the_observed_scores_set_the_unit(long_frame):
     priors = default_priors(data)
     scores = long_frame["wai"].to_numpy()
     assert priors["level"]["mu"] == pytest.approx(scores.mean())
-    assert priors["level"]["sigma"] == pytest.approx(1.5 * scores.std(ddof=1))
+    assert priors["level"]["sigma"] == pytest.approx(2 / 3 * 1.5 * scores.std(ddof=1))
 
 
 def test_without_scale_or_outcome_defaults_raise():
@@ -80,3 +79,15 @@ def test_resolving_does_not_change_the_callers_dicts(nissen_lie):
 def test_an_unknown_prior_name_raises_key_error(nissen_lie, model):
     with pytest.raises(KeyError, match="slope"):
         resolve_priors(nissen_lie, {"slope": {"sigma": 1.0}}, model)
+
+
+def test_prior_implied_alliance_mostly_on_the_scale(nissen_lie):
+    """The defaults are weakly informative: most prior predictive scores fall on the 1-7 scale."""
+    from alliance_bayes import growth_model
+    from alliance_bayes.checks import prior_implied_alliance
+
+    table = prior_implied_alliance(growth_model(nissen_lie), draws=200, random_seed=1)
+    assert len(table) == 8  # 4 sessions x 2 raters
+    assert (table["outside_scale"] < 0.2).all()
+    assert ((table["q50"] > 3) & (table["q50"] < 5)).all()
+    assert (table["q95"] - table["q05"] > 2).all()  # not so tight that data cannot move it

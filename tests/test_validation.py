@@ -8,9 +8,9 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import COLUMNS, ROW_OFFSET, build, make_long_frame, make_therapist_frame
 
 from alliance_bayes import AllianceData, DataValidationError
+from conftest import COLUMNS, ROW_OFFSET, build, make_long_frame, make_therapist_frame
 
 
 def raises_naming(*fragments: str):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ._version import __version__
 
@@ -71,7 +72,7 @@ def design_show(
     console.print(spec.summary())
     data = spec.to_data(random_seed=seed)
     console.print(f"\nOne realisation (seed {seed}):")
-    console.print(repr(data))
+    console.print(repr(data), markup=False)
     console.print(data.describe()["by_session"].to_string())
 
 
@@ -165,7 +166,7 @@ def fit_command(
             time_coding=design.time_coding if design else "log",
             scale=declared,
         )
-    console.print(repr(alliance))
+    console.print(repr(alliance), markup=False)
     with console.status("Building and compiling the model"):
         model = build_model(alliance, model_spec)
     idata = fit(model, draws=draws, tune=tune, chains=chains, random_seed=seed)
@@ -221,7 +222,7 @@ def demo(
     with console.status("Simulating the study from the model (Truth.nissen_lie_2013)"):
         planned = model_spec.design.to_data(random_seed=seed)
         data = draw(build_model(planned, model_spec), Truth.nissen_lie_2013(), random_seed=seed + 1)
-    console.print(repr(data))
+    console.print(repr(data), markup=False)
     model = build_model(data, model_spec)
     start = clock.perf_counter()
     with console.status("Compiling the model with nutpie (about half a minute, once)"):
@@ -237,7 +238,7 @@ def demo(
     )
     for warning in caught:
         if warning.category.__name__ == "ConvergenceWarning":
-            console.print(f"[yellow]warning:[/yellow] {warning.message}")
+            console.print(f"[yellow]warning:[/yellow] {escape(str(warning.message))}")
     console.print(_report(idata, "markdown"), markup=False, soft_wrap=True)
     console.print(
         "\nTrue values: growth_coef[patient, burdens] = -0.03, "

@@ -5,24 +5,24 @@ PyMC distribution and the other keys are its parameters (scalars, or lists that 
 parameter's dims). Defaults are weakly informative and are derived from the instrument's declared
 scale (or, when none is declared, from the observed scores) and from the span of coded time:
 
-========================  =======================================  ============================
-name                      default                                  meaning
-========================  =======================================  ============================
-``level``                 Normal(centre, u)                        mean alliance at time 0
-``growth``                Normal(0, u / T)                         mean growth per unit time
-``level_coef``            Normal(0, u / 2)                         per SD of a therapist covariate
-``growth_coef``           Normal(0, u / (2 T))                     per SD of a therapist covariate
-``patient_level_coef``    Normal(0, u / 2)                         per SD of a patient covariate
-``patient_growth_coef``   Normal(0, u / (2 T))                     per SD of a patient covariate
-``therapist_sd``          HalfNormal([u / 2, u / (2 T)] per rater)  SDs of therapist effects
-``patient_sd``            HalfNormal([u / 2, u / (2 T)] per rater)  SDs of patient effects
-``therapist_corr``        LKJ(eta = 2)                             correlations of the above
+========================  ==========================================  =========================
+name                      default                                     meaning
+========================  ==========================================  =========================
+``level``                 Normal(centre, 2u/3)                        mean alliance at time 0
+``growth``                Normal(0, u / (2T))                         mean growth per unit time
+``level_coef``            Normal(0, u / 4)                            per SD of a therapist cov.
+``growth_coef``           Normal(0, u / (4T))                         per SD of a therapist cov.
+``patient_level_coef``    Normal(0, u / 4)                            per SD of a patient cov.
+``patient_growth_coef``   Normal(0, u / (4T))                         per SD of a patient cov.
+``therapist_sd``          HalfNormal([u / 3, u / (3T)] per rater)     SDs of therapist effects
+``patient_sd``            HalfNormal([u / 3, u / (3T)] per rater)     SDs of patient effects
+``therapist_corr``        LKJ(eta = 2)                                their correlations
 ``patient_corr``          LKJ(eta = 2)
-``sigma``                 HalfNormal(u / 2)                        residual SD per rater
-``nu``                    Gamma(2, 0.1)                            Student-t degrees of freedom
-``intercept``             Normal(centre, u)                        therapist regression
-``coef``                  Normal(0, u / 2)                         therapist regression
-========================  =======================================  ============================
+``sigma``                 HalfNormal(u / 3)                           residual SD per rater
+``nu``                    Gamma(2, 0.1)                               Student-t degrees of freedom
+``intercept``             Normal(centre, 2u/3)                        therapist regression
+``coef``                  Normal(0, u / 4)                            therapist regression
+========================  ==========================================  =========================
 
 ``centre`` is the scale's midpoint (4 on a 1-7 WAI), ``u`` a quarter of its range (1.5 on a 1-7
 WAI), and ``T`` the largest absolute coded time (ln 40 - ln 3 = 2.6 for sessions 3 to 40). With no
@@ -76,31 +76,31 @@ def default_priors(data: AllianceData, model: str = "growth") -> dict[str, Prior
     >>> from alliance_bayes import Design
     >>> p = default_priors(Design.nissen_lie_2013().to_data(random_seed=1))
     >>> p["level"]
-    {'dist': 'Normal', 'mu': 4.0, 'sigma': 1.5}
+    {'dist': 'Normal', 'mu': 4.0, 'sigma': 1.0}
     """
     centre, u = outcome_unit(data)
     if model == "regression":
         return {
-            "intercept": {"dist": "Normal", "mu": centre, "sigma": u},
-            "coef": {"dist": "Normal", "mu": 0.0, "sigma": u / 2},
-            "sigma": {"dist": "HalfNormal", "sigma": u / 2},
+            "intercept": {"dist": "Normal", "mu": centre, "sigma": 2 * u / 3},
+            "coef": {"dist": "Normal", "mu": 0.0, "sigma": u / 4},
+            "sigma": {"dist": "HalfNormal", "sigma": u / 3},
         }
     if model != "growth":
         raise ValueError(f"model must be 'growth' or 'regression', got {model!r}.")
     span = time_span(data)
-    sd_scales = [u / 2, u / (2 * span)] * data.n_raters
+    sd_scales = [u / 3, u / (3 * span)] * data.n_raters
     return {
-        "level": {"dist": "Normal", "mu": centre, "sigma": u},
-        "growth": {"dist": "Normal", "mu": 0.0, "sigma": u / span},
-        "level_coef": {"dist": "Normal", "mu": 0.0, "sigma": u / 2},
-        "growth_coef": {"dist": "Normal", "mu": 0.0, "sigma": u / (2 * span)},
-        "patient_level_coef": {"dist": "Normal", "mu": 0.0, "sigma": u / 2},
-        "patient_growth_coef": {"dist": "Normal", "mu": 0.0, "sigma": u / (2 * span)},
+        "level": {"dist": "Normal", "mu": centre, "sigma": 2 * u / 3},
+        "growth": {"dist": "Normal", "mu": 0.0, "sigma": u / (2 * span)},
+        "level_coef": {"dist": "Normal", "mu": 0.0, "sigma": u / 4},
+        "growth_coef": {"dist": "Normal", "mu": 0.0, "sigma": u / (4 * span)},
+        "patient_level_coef": {"dist": "Normal", "mu": 0.0, "sigma": u / 4},
+        "patient_growth_coef": {"dist": "Normal", "mu": 0.0, "sigma": u / (4 * span)},
         "therapist_sd": {"dist": "HalfNormal", "sigma": list(sd_scales)},
         "patient_sd": {"dist": "HalfNormal", "sigma": list(sd_scales)},
         "therapist_corr": {"dist": "LKJ", "eta": 2.0},
         "patient_corr": {"dist": "LKJ", "eta": 2.0},
-        "sigma": {"dist": "HalfNormal", "sigma": u / 2},
+        "sigma": {"dist": "HalfNormal", "sigma": u / 3},
         "nu": {"dist": "Gamma", "alpha": 2.0, "beta": 0.1},
     }
 
