@@ -9,7 +9,6 @@ the model spec, the data hash, package versions and the convergence report.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -28,7 +27,7 @@ from pytensor.graph.traversal import ancestors
 
 from ._version import __version__
 from .diagnostics import convergence_report, warn_if_unconverged
-from .models._info import model_info
+from .models._info import model_info, shared_values, structure_key
 
 INTERNAL_SUFFIXES = ("_offset", "_chol_cov")
 _PACKAGES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "xarray")
@@ -60,33 +59,6 @@ def clear_compile_cache() -> None:
     _CACHE.clear()
 
 
-def structure_key(model: pm.Model) -> str:
-    """A hash of everything that fixes the compiled model: spec, priors and parameter shapes.
-
-    Parameter shapes follow from the sizes of the grouping levels, the covariates and the number
-    of missing covariate values; the number of observations is data and may change.
-    """
-    info = model_info(model)
-    sizes = {name: len(values) for name, values in model.coords.items() if name != "obs"}
-    if "therapist_covariate_missing" in model.named_vars:
-        sizes["missing"] = int(model["missing_therapist"].get_value().size)
-    content = {
-        "spec": info.spec.structure(),
-        "priors": info.priors,
-        "sizes": sizes,
-        "scale": info.data.scale,
-    }
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _shared_values(model: pm.Model, names: Any) -> dict[str, np.ndarray]:
-    values = {}
-    for name in names:
-        variable = model.dim_lengths.get(name) if name in model.dim_lengths else model[name]
-        values[name] = variable.get_value()
-    return values
-
-
 def _is_internal(name: str) -> bool:
     """Offsets, Cholesky factors and transformed values are internal, not vocabulary."""
     return name.endswith(INTERNAL_SUFFIXES) or name.endswith("__")
@@ -111,7 +83,7 @@ def compiled_model(model: pm.Model, backend: str = "numba") -> _Compiled:
         return cached
     _COUNTS["reuse"] += 1
     nutpie_model = cached.nutpie_model.with_data(
-        **_shared_values(model, cached.nutpie_model.shared_data)
+        **shared_values(model, cached.nutpie_model.shared_data)
     )
     return _Compiled(nutpie_model, cached.loglik)
 
@@ -125,7 +97,7 @@ class _Loglik:
     data: tuple[str, ...]
 
     def __call__(self, model: pm.Model, posterior: xr.Dataset) -> np.ndarray:
-        data = list(_shared_values(model, self.data).values())
+        data = list(shared_values(model, self.data).values())
         draws = [posterior[name].to_numpy() for name in self.parameters]
         n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
         out = np.empty((n_chain, n_draw, len(model.coords["obs"])))

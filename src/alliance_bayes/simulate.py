@@ -14,9 +14,15 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
+from pymc.pytensorf import compile as compile_pymc
+from pymc.pytensorf import reseed_rngs
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.replace import graph_replace
+from pytensor.graph.traversal import ancestors
+from pytensor.tensor.random.type import RandomGeneratorType
 
 from .data import AllianceData
-from .models._info import ModelInfo, model_info
+from .models._info import ModelInfo, model_info, shared_values, structure_key
 
 VOCABULARY = (
     "level", "growth", "level_coef", "growth_coef", "patient_level_coef", "patient_growth_coef",
@@ -213,6 +219,84 @@ def interventions(model: pm.Model, values: Mapping[str, np.ndarray]) -> dict[str
     return out
 
 
+EFFECTS = ("therapist_effect", "patient_effect", "therapist_covariate_missing")
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A compiled forward draw of one model structure: given inputs in, random outputs out.
+
+    Inputs are graph variables (fixed parameters, for a simulation) and the model's shared data,
+    so one compiled function serves every data set of the same structure.
+    """
+
+    function: Any
+    inputs: tuple[str, ...]
+    data: tuple[str, ...]
+    outputs: tuple[str, ...]
+    rngs: tuple[Any, ...]
+
+    def __call__(self, model: pm.Model, values: Mapping[str, np.ndarray], seed: Any) -> dict:
+        reseed_rngs(list(self.rngs), seed)
+        data = shared_values(model, self.data).values()
+        drawn = self.function(*(values[n] for n in self.inputs), *data)
+        return dict(zip(self.outputs, drawn, strict=True))
+
+
+_COMPILED: dict[tuple, _Compiled] = {}
+
+
+def _compiled(model: pm.Model, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> _Compiled:
+    """Compile (once per structure) the model's graph from ``inputs`` to ``outputs``.
+
+    Fixing ``inputs`` by graph replacement is what ``pm.do`` does; compiling it once with the
+    data as arguments is what makes a study of many simulations cheap.
+    """
+    key = (structure_key(model), inputs, outputs)
+    if key not in _COMPILED:
+        placeholders = {name: model[name].type() for name in inputs}
+        graph = graph_replace(
+            [model[n] for n in outputs], {model[n]: placeholders[n] for n in inputs}, strict=False
+        )
+        shared = [
+            v
+            for v in ancestors(graph)
+            if isinstance(v, SharedVariable)
+            and v.name
+            and not isinstance(v.type, RandomGeneratorType)
+        ]
+        data = [v.type() for v in shared]
+        function = compile_pymc(
+            list(placeholders.values()) + data,
+            graph,
+            givens=list(zip(shared, data, strict=True)),
+            on_unused_input="ignore",
+        )
+        rngs = tuple(v for v in function.get_shared() if isinstance(v.type, RandomGeneratorType))
+        _COMPILED[key] = _Compiled(function, inputs, tuple(v.name for v in shared), outputs, rngs)
+    return _COMPILED[key]
+
+
+def _seed(random_seed: Any) -> Any:
+    if isinstance(random_seed, np.random.Generator):
+        return random_seed.integers(2**63)
+    return random_seed
+
+
+def draw_prior(model: pm.Model, random_seed: Any = None) -> dict[str, np.ndarray]:
+    """One joint draw of the vocabulary parameters from the model's priors (for SBC).
+
+    Examples
+    --------
+    >>> from alliance_bayes import Design, growth_model
+    >>> model = growth_model(Design.nissen_lie_2013().to_data(random_seed=1))
+    >>> draw_prior(model, random_seed=1)["therapist_sd"].shape
+    (4,)
+    """
+    names = tuple(parameter_dims(model))
+    return _compiled(model, (), names)(model, {}, _seed(random_seed))
+
+
 def simulate(
     model: pm.Model,
     truth: Truth | Mapping[str, Any],
@@ -220,6 +304,10 @@ def simulate(
     random_seed: int | np.random.Generator | None = None,
 ) -> AllianceData:
     """Draw an outcome from ``model`` at the true parameters, then apply the design's missingness.
+
+    The parameters are fixed by graph replacement (as ``pm.do`` does) and the random effects and
+    the outcome are drawn from the model's own graph. The compiled draw is cached per model
+    structure, so simulating many data sets costs one compile.
 
     Parameters
     ----------
@@ -247,18 +335,13 @@ def simulate(
     truth = truth if isinstance(truth, Truth) else Truth(dict(truth))
     info = model_info(model)
     values = truth.arrays(model)
-    fixed = pm.do(model, interventions(model, values))
-    effects = [
-        n
-        for n in ("therapist_effect", "patient_effect", "therapist_covariate_missing")
-        if n in fixed.named_vars
-    ]
-    draws = pm.draw([fixed["alliance"], *(fixed[n] for n in effects)], random_seed=random_seed)
+    fixed = interventions(model, values)
+    outputs = ("alliance", *(n for n in EFFECTS if n in model.named_vars))
+    drawn = _compiled(model, tuple(fixed), outputs)(model, fixed, _seed(random_seed))
     data = info.data
     rows = np.flatnonzero(data.observed) if data.has_outcome else np.arange(data.n_obs)
     score = np.full(data.n_obs, np.nan)
-    score[rows] = draws[0]
+    score[rows] = drawn.pop("alliance")
     if data.planned_missing is not None:
         score[data.planned_missing] = np.nan
-    true_values = values | {name: np.asarray(d) for name, d in zip(effects, draws[1:], strict=True)}
-    return data.with_score(score, truth=true_values)
+    return data.with_score(score, truth=values | drawn)
