@@ -303,7 +303,8 @@ def valid_frames(draw) -> pd.DataFrame:
     raters = draw(st.sampled_from([None, ("patient",), ("patient", "therapist")]))
     covariate = draw(
         st.lists(
-            st.one_of(st.none(), st.floats(-3, 3, allow_nan=False)),
+            # covariate scores on a 0.1 grid, as questionnaires give them
+            st.one_of(st.none(), st.integers(-30, 30).map(lambda k: k / 10)),
             min_size=n_therapists,
             max_size=n_therapists,
         )

@@ -199,3 +199,9 @@ def test_inverted_scale_is_a_value_error(long_frame):
 def test_frame_must_be_a_dataframe(long_frame):
     with pytest.raises(TypeError, match="DataFrame"):
         AllianceData.from_frame(long_frame.to_dict("list"), **COLUMNS)
+
+
+def test_covariate_spread_below_rounding_error_is_zero_variance(long_frame):
+    frame = long_frame.assign(cov=np.where(long_frame["therapist"] == "T1", 2.2e-308, 0.0))
+    with pytest.raises(DataValidationError, match="'cov' has zero variance"):
+        build(frame, therapist_covariates=["cov"])

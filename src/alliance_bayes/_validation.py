@@ -161,8 +161,10 @@ def require_agreement(from_long: pd.Series, from_wide: pd.Series, column: str) -
 
 
 def require_variance(values: np.ndarray, column: str) -> None:
+    """At least two distinct values, further apart than rounding error."""
     finite = values[np.isfinite(values)]
-    if finite.size < 2 or np.ptp(finite) == 0:
+    spread = np.ptp(finite) if finite.size else 0.0
+    if finite.size < 2 or spread <= 1e-9 * max(1.0, float(np.abs(finite).max())):
         raise DataValidationError(
             f"covariate {column!r} has zero variance (all observed values equal "
             f"{finite[0] if finite.size else 'nothing'}); it cannot be standardised or estimated."

@@ -96,6 +96,11 @@ class _Loglik:
     parameters: tuple[str, ...]
     data: tuple[str, ...]
 
+    def at(self, model: pm.Model, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Pointwise log-likelihood at one set of parameter values (e.g. the truth)."""
+        data = shared_values(model, self.data).values()
+        return np.asarray(self.function(*(values[n] for n in self.parameters), *data))
+
     def __call__(self, model: pm.Model, posterior: xr.Dataset) -> np.ndarray:
         data = list(shared_values(model, self.data).values())
         draws = [posterior[name].to_numpy() for name in self.parameters]

@@ -278,8 +278,11 @@ def _compiled(model: pm.Model, inputs: tuple[str, ...], outputs: tuple[str, ...]
 
 
 def _seed(random_seed: Any) -> Any:
+    """An int seed (or None) from an int, a Generator or a SeedSequence."""
     if isinstance(random_seed, np.random.Generator):
-        return random_seed.integers(2**63)
+        return int(random_seed.integers(2**63))
+    if isinstance(random_seed, np.random.SeedSequence):
+        return int(random_seed.generate_state(1, np.uint64)[0])
     return random_seed
 
 

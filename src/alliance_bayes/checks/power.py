@@ -1,0 +1,169 @@
+"""Bayesian power (assurance) of study designs: how often a rule on the posterior is met.
+
+For each design, ``n_reps`` data sets are simulated at the true values and fitted; the
+assurance is the share of fits whose posterior meets the rule (e.g. "95% interval excludes 0"
+for ``growth_coef[patient, burdens]``), with its Monte Carlo standard error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..simulate import Truth
+from ..spec import Design, ModelSpec
+from .jobs import QUANTILES, FitSettings
+from .runner import run_study
+from .sbc import records_frame
+from .store import Store
+
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*interval\s+excludes\s+(-?\d+(?:\.\d+)?)\s*$")
+
+
+def rule_met(rule: str, row: Mapping[str, float]) -> bool:
+    """Whether one fit's summary of the target meets ``rule``.
+
+    Rules: ``"<p>% interval excludes <value>"`` for p in 50, 80, 90, 95, 99 (central intervals).
+
+    Examples
+    --------
+    >>> rule_met("95% interval excludes 0", {"q0.025": 0.01, "q0.975": 0.2})
+    True
+    """
+    match = _INTERVAL.match(rule)
+    if not match:
+        raise ValueError(f"unknown rule {rule!r}; use e.g. '95% interval excludes 0'.")
+    prob, value = float(match.group(1)) / 100, float(match.group(2))
+    low, high = f"q{(1 - prob) / 2:g}", f"q{1 - (1 - prob) / 2:g}"
+    if low not in row or float(low[1:]) not in QUANTILES:
+        raise ValueError(f"{match.group(1)}% intervals are not stored; use 50, 80, 90, 95 or 99.")
+    return bool(row[low] > value or row[high] < value)
+
+
+def run_power(
+    spec: ModelSpec,
+    designs: Sequence[Design] | Mapping[str, Design],
+    truth: Truth | dict,
+    n_reps: int = 100,
+    *,
+    target: str = "growth_coef[patient, burdens]",
+    rule: str = "95% interval excludes 0",
+    draws: int = 500,
+    tune: int = 500,
+    chains: int = 2,
+    store: str | os.PathLike = "power_study",
+    workers: int | None = None,
+    client: Any = None,
+    scheduler: str | None = None,
+    random_seed: int = 0,
+    cores: int = 1,
+    progress: bool = True,
+) -> PowerResult:
+    """Assurance of each design (one sub-store per design, each resumable).
+
+    Examples
+    --------
+    >>> base = Design.nissen_lie_2013()
+    >>> designs = {f"{n} therapists": Design(**{**base.__dict__, "n_therapists": n,
+    ...            "patients_per_therapist": 4}) for n in (20, 40, 80)}  # doctest: +SKIP
+    >>> run_power(spec, designs, Truth.nissen_lie_2013(), n_reps=100).plot()  # doctest: +SKIP
+    """
+    named = (
+        dict(designs)
+        if isinstance(designs, Mapping)
+        else {
+            d.name if d.name not in ("design", "") else f"design_{i}": d
+            for i, d in enumerate(designs)
+        }
+    )
+    rule_met(rule, dict.fromkeys([f"q{q:g}" for q in QUANTILES], 0.0))  # fail early on a typo
+    settings = FitSettings(draws=draws, tune=tune, chains=chains, cores=cores)
+    for i, (name, design) in enumerate(named.items()):
+        run_study(
+            "power",
+            spec,
+            design,
+            n_reps,
+            store=Path(store) / _slug(name),
+            truth=truth,
+            settings=settings,
+            random_seed=random_seed + i,
+            workers=workers,
+            client=client,
+            scheduler=scheduler,
+            progress=progress,
+            loglik=False,
+        )
+    return PowerResult.from_store(store, target=target, rule=rule)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "design"
+
+
+@dataclass
+class PowerResult:
+    """Assurance per design: :meth:`table` and :meth:`plot` (the power curve)."""
+
+    frames: dict[str, pd.DataFrame]
+    manifests: dict[str, dict[str, Any]]
+    target: str
+    rule: str
+
+    @classmethod
+    def from_store(cls, folder: str | os.PathLike, *, target: str, rule: str) -> PowerResult:
+        frames, manifests = {}, {}
+        for sub in sorted(p for p in Path(folder).iterdir() if (p / "manifest.json").exists()):
+            store = Store(sub)
+            frames[sub.name], manifests[sub.name] = records_frame(store), store.manifest()
+        return cls(frames, manifests, target, rule)
+
+    def table(self) -> pd.DataFrame:
+        rows = []
+        for name, frame in self.frames.items():
+            ok = frame[(frame["status"] == "ok") & (frame["quantity"] == self.target)]
+            if ok.empty:
+                known = sorted(set(frame["quantity"].dropna()))
+                raise KeyError(f"target {self.target!r} is not among the quantities {known}.")
+            met = np.array([rule_met(self.rule, row) for row in ok.to_dict("records")])
+            design = self.manifests[name]["design"]
+            p = met.mean()
+            rows.append(
+                {
+                    "design": name,
+                    "n_therapists": design["n_therapists"],
+                    "n_reps": len(met),
+                    "failed": int((frame.drop_duplicates("job")["status"] != "ok").sum()),
+                    "assurance": p,
+                    "mc_se": np.sqrt(p * (1 - p) / len(met)),
+                    "mean_estimate": ok["mean"].mean(),
+                    "truth": ok["truth"].iloc[0],
+                }
+            )
+        table = pd.DataFrame(rows)
+        table.attrs["rule"] = f"{self.target}: {self.rule}"
+        return table
+
+    def plot(self, x: str = "design") -> Figure:
+        """Assurance with ±2 Monte Carlo SE per design (a power curve)."""
+        table = self.table()
+        fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(table)), 3.2))
+        positions = table[x] if x != "design" else np.arange(len(table))
+        ax.errorbar(positions, table["assurance"], yerr=2 * table["mc_se"], fmt="o-", capsize=3)
+        if x == "design":
+            ax.set_xticks(positions, table["design"], rotation=20, ha="right")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("assurance (power)")
+        ax.set_xlabel(x)
+        ax.set_title(f"{self.target}: {self.rule}", fontsize=9)
+        fig.tight_layout()
+        return fig

@@ -1,0 +1,214 @@
+"""Run many jobs, locally on a process pool or on a Dask cluster, resumably, with progress.
+
+Every finished job is written to the store at once (atomically), so a study that is stopped or
+killed resumes where it left off; the same jobs with the same seeds give the same records, so a
+resumed study equals an uninterrupted one. Nothing but the small records stays in memory.
+
+On a Dask cluster, start a scheduler and workers with Dask's own commands, e.g.::
+
+    dask scheduler --port 8786                       # on one machine
+    dask worker tcp://scheduler-host:8786 --nworkers 2 --nthreads 1   # on each worker machine
+
+and pass ``scheduler="tcp://scheduler-host:8786"`` (or ``client=distributed.Client(...)``).
+Workers need alliance_bayes installed; the records come back to the machine that runs the study.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from importlib.metadata import version
+from typing import Any
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from .._version import __version__
+from ..simulate import Truth
+from ..spec import Design, ModelSpec
+from .jobs import FitSettings, Job, run_job
+from .store import Store
+
+_PACKAGES = ("pymc", "pytensor", "nutpie", "numpy")
+
+
+def versions() -> dict[str, str]:
+    return {"alliance_bayes": __version__} | {p: version(p) for p in _PACKAGES}
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def _progress(label: str, total: int, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("done, [red]{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        disable=not enabled,
+    )
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    store: Store,
+    *,
+    workers: int | None = None,
+    client: Any = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    label: str = "study",
+) -> None:
+    """Run every job whose record is not yet in ``store`` and write its record.
+
+    Parameters
+    ----------
+    jobs
+        The study's jobs (all of them; finished ones are skipped).
+    store
+        The study's :class:`Store` (already opened with its manifest).
+    workers
+        Local worker processes (default: the number of cores). ``1`` runs in this process.
+    client, scheduler
+        A ``distributed.Client``, or the address of a Dask scheduler to connect to; either one
+        sends the jobs to the cluster instead of the local pool.
+    progress
+        Show a progress bar (done / failed / ETA).
+    """
+    pending = [job for job in jobs if store.read(job.index) is None]
+    waiting = {job.index for job in pending}
+    failed = sum(1 for job in jobs if job.index not in waiting and _failed(store, job.index))
+    with _progress(label, len(jobs), progress) as bar:
+        task = bar.add_task(
+            label, total=len(jobs), completed=len(jobs) - len(pending), failed=failed
+        )
+
+        def finish(index: int, record: dict[str, Any]) -> None:
+            nonlocal failed
+            store.write(index, record)
+            failed += record.get("status") != "ok"
+            bar.update(task, advance=1, failed=failed)
+
+        if not pending:
+            return
+        if client is not None or scheduler is not None:
+            _run_dask(pending, finish, client, scheduler)
+        elif (workers or default_workers()) == 1 or len(pending) == 1:
+            for job in pending:
+                finish(job.index, run_job(job))
+        else:
+            _run_pool(pending, finish, workers or default_workers())
+
+
+def _failed(store: Store, index: int) -> bool:
+    record = store.read(index)
+    return record is not None and record.get("status") != "ok"
+
+
+def _run_pool(jobs: Iterable[Job], finish: Callable, workers: int) -> None:
+    # spawn: a fresh interpreter per worker, safe with numba and threads; each worker then
+    # compiles each model structure once and reuses it for all its jobs.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {pool.submit(run_job, job): job.index for job in jobs}
+        for future in as_completed(futures):
+            finish(futures[future], future.result())
+
+
+def _run_dask(jobs: Sequence[Job], finish: Callable, client: Any, scheduler: str | None) -> None:
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "running on a Dask cluster needs the dask extra: pip install 'alliance_bayes[dask]'"
+        ) from error
+    own = client is None
+    client = client or Client(scheduler)
+    try:
+        futures = client.map(run_job, list(jobs), pure=False)
+        index = {future.key: job.index for future, job in zip(futures, jobs, strict=True)}
+        for future in dask_completed(futures):
+            finish(index[future.key], future.result())
+            future.release()
+    finally:
+        if own:
+            client.close()
+
+
+def run_study(
+    kind: str,
+    spec: ModelSpec,
+    design: Design,
+    n_jobs: int,
+    *,
+    store: str | os.PathLike,
+    truth: Truth | dict | None = None,
+    fit_spec: ModelSpec | None = None,
+    settings: FitSettings | None = None,
+    random_seed: int = 0,
+    workers: int | None = None,
+    client: Any = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    loglik: bool = True,
+) -> Store:
+    """Open (or resume) the store of a study and run its missing jobs.
+
+    The manifest records what defines the study (kind, specs, design, truth, settings, seed);
+    resuming a store with a different manifest raises :class:`StoreMismatchError`.
+    """
+    settings = settings or FitSettings()
+    if settings.cores < 1:
+        raise ValueError("settings.cores must be at least 1.")
+    truth_values = truth.values if isinstance(truth, Truth) else truth
+    fit_spec = fit_spec or spec
+    manifest = {
+        "kind": kind,
+        "spec": spec.to_dict(),
+        "fit_spec": fit_spec.to_dict(),
+        "design": design.to_dict(),
+        "truth": truth_values,
+        "settings": settings.identity(),
+        "seed": int(random_seed),
+        "loglik": loglik,
+        "n_jobs": int(n_jobs),
+        "versions": versions(),
+    }
+    folder = Store(store)
+    folder.open(manifest)
+    jobs = [
+        Job(
+            index=s,
+            study_seed=int(random_seed),
+            spec=manifest["spec"],
+            fit_spec=manifest["fit_spec"],
+            design=manifest["design"],
+            truth=truth_values,
+            settings=settings,
+            loglik=loglik,
+        )
+        for s in range(n_jobs)
+    ]
+    run_jobs(
+        jobs,
+        folder,
+        workers=workers,
+        client=client,
+        scheduler=scheduler,
+        progress=progress,
+        label=kind,
+    )
+    return folder
