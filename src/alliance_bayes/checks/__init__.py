@@ -1,5 +1,24 @@
-"""Checks of models against data and of samplers against models (predictive checks, SBC, ...)."""
+"""Checks of models against data and of samplers against models.
 
+Predictive checks (:mod:`.ppc`), simulation-based calibration (:mod:`.sbc`), parameter
+recovery (:mod:`.recovery`) and power (:mod:`.power`), the last three on a resumable parallel
+runner (:mod:`.runner`, local processes or Dask) with a store of JSON records (:mod:`.store`).
+"""
+
+from .power import PowerResult, run_power
 from .ppc import prior_implied_alliance, prior_predictive
+from .recovery import RecoveryResult, run_recovery
+from .sbc import SBCResult, run_sbc
+from .store import StoreMismatchError
 
-__all__ = ["prior_implied_alliance", "prior_predictive"]
+__all__ = [
+    "PowerResult",
+    "RecoveryResult",
+    "SBCResult",
+    "StoreMismatchError",
+    "prior_implied_alliance",
+    "prior_predictive",
+    "run_power",
+    "run_recovery",
+    "run_sbc",
+]
