@@ -254,3 +254,44 @@ def test_power_grows_with_the_number_of_therapists(tmp_path):
     assert result.plot().axes
     with pytest.raises(KeyError, match="not among"):
         type(result).from_store(tmp_path, target="nope", rule=result.rule).table()
+
+
+@pytest.mark.slow
+def test_cli_sbc_resumes_and_reports(tmp_path):
+    from typer.testing import CliRunner
+
+    from alliance_bayes.cli import app
+
+    spec = ab.ModelSpec.from_dict(SPEC.to_dict())
+    spec.design = small_design()
+    spec_file = tmp_path / "small.toml"
+    spec.to_toml(spec_file)
+    out = tmp_path / "study"
+    args = [
+        "sbc",
+        str(spec_file),
+        "--n",
+        "6",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--draws",
+        "100",
+        "--tune",
+        "100",
+        "--seed",
+        "4",
+    ]
+    runner = CliRunner()
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "records").glob("*.json")}
+    assert len(stamps) == 6
+    again = runner.invoke(app, args)  # the same command resumes: nothing left to run
+    assert again.exit_code == 0, again.output
+    assert stamps == {p.name: p.stat().st_mtime_ns for p in (out / "records").glob("*.json")}
+    for name in ("sbc_test.csv", "sbc_test.md", "sbc_ecdf.png", "sbc_ranks.png"):
+        assert (out / name).exists()
+    report = runner.invoke(app, ["report", str(out)])
+    assert report.exit_code == 0 and "simulations" in report.output

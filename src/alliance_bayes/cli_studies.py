@@ -1,0 +1,169 @@
+"""``alliance-bayes sbc|recovery|power <spec> --n N --out DIR`` and ``alliance-bayes report DIR``.
+
+Re-running the same command resumes the study in ``DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from .cli import _spec, app, console
+
+
+def _where(workers: int | None, scheduler: str | None) -> dict:
+    return {"workers": workers, "scheduler": scheduler}
+
+
+@app.command()
+def sbc(
+    spec: str = typer.Argument(..., help="Model spec (TOML path or shipped name) with a [design]."),
+    n: int = typer.Option(100, "--n", help="Number of simulations."),
+    out: Path = typer.Option(..., help="Store folder (re-run to resume)."),
+    workers: int = typer.Option(None, help="Local worker processes (default: cores)."),
+    scheduler: str = typer.Option(None, help="Dask scheduler address, e.g. tcp://host:8786."),
+    draws: int = typer.Option(500),
+    tune: int = typer.Option(500),
+    chains: int = typer.Option(2),
+    seed: int = typer.Option(0),
+) -> None:
+    """Simulation-based calibration of a model spec on its design."""
+    from .checks.sbc import run_sbc
+
+    result = run_sbc(
+        _spec(spec),
+        n_sims=n,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        store=out,
+        random_seed=seed,
+        **_where(workers, scheduler),
+    )
+    console.print(result.summary(), markup=False)
+    _write_report(out)
+
+
+@app.command()
+def recovery(
+    spec: str = typer.Argument(..., help="Model spec (TOML path or shipped name) with a [design]."),
+    n: int = typer.Option(50, "--n", help="Number of replications."),
+    out: Path = typer.Option(..., help="Store folder (re-run to resume)."),
+    truth: str = typer.Option(None, help="Truth preset (default: the design's name)."),
+    workers: int = typer.Option(None),
+    scheduler: str = typer.Option(None),
+    draws: int = typer.Option(500),
+    tune: int = typer.Option(500),
+    chains: int = typer.Option(2),
+    seed: int = typer.Option(0),
+) -> None:
+    """Parameter recovery at fixed true values."""
+    from .checks.recovery import run_recovery
+    from .simulate import Truth
+
+    model_spec = _spec(spec)
+    preset = truth or model_spec.design.name
+    run_recovery(
+        model_spec,
+        truth=Truth.preset(preset),
+        n_reps=n,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        store=out,
+        random_seed=seed,
+        **_where(workers, scheduler),
+    )
+    _write_report(out)
+
+
+@app.command()
+def power(
+    spec: str = typer.Argument(..., help="Model spec (TOML path or shipped name) with a [design]."),
+    n: int = typer.Option(100, "--n", help="Replications per design."),
+    out: Path = typer.Option(..., help="Store folder (re-run to resume)."),
+    therapists: str = typer.Option("20,40,70", help="Numbers of therapists to compare."),
+    target: str = typer.Option("growth_coef[patient, burdens]"),
+    rule: str = typer.Option("95% interval excludes 0"),
+    truth: str = typer.Option(None, help="Truth preset (default: the design's name)."),
+    workers: int = typer.Option(None),
+    scheduler: str = typer.Option(None),
+    draws: int = typer.Option(500),
+    tune: int = typer.Option(500),
+    chains: int = typer.Option(2),
+    seed: int = typer.Option(0),
+) -> None:
+    """Assurance of the spec's design with different numbers of therapists."""
+    import dataclasses
+
+    from .checks.power import run_power
+    from .simulate import Truth
+
+    model_spec = _spec(spec)
+    base = model_spec.design
+    designs = {}
+    for count in (int(x) for x in therapists.split(",")):
+        per = base.patients_per_therapist
+        per = per if not isinstance(per, list) else round(sum(per) / len(per))
+        designs[f"{count}_therapists"] = dataclasses.replace(
+            base, n_therapists=count, patients_per_therapist=per, name=f"{count}_therapists"
+        )
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "power.json").write_text(json.dumps({"target": target, "rule": rule}))
+    result = run_power(
+        model_spec,
+        designs,
+        Truth.preset(truth or base.name),
+        n_reps=n,
+        target=target,
+        rule=rule,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        store=out,
+        random_seed=seed,
+        **_where(workers, scheduler),
+    )
+    console.print(result.table().to_string(index=False), markup=False)
+    _write_report(out)
+
+
+@app.command()
+def report(folder: Path = typer.Argument(..., exists=True, help="A study's store folder.")) -> None:
+    """Write the tables (CSV, markdown) and figures (PNG) of a stored study into its folder."""
+    _write_report(folder)
+
+
+def _write_report(folder: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .checks.power import PowerResult
+    from .checks.recovery import RecoveryResult
+    from .checks.sbc import SBCResult
+    from .checks.store import Store
+    from .summary import format_table
+
+    folder = Path(folder)
+    if (folder / "power.json").exists():
+        settings = json.loads((folder / "power.json").read_text())
+        result = PowerResult.from_store(folder, **settings)
+        outputs = {"power": (result.table(), {"power_curve": result.plot()})}
+    else:
+        kind = Store(folder).manifest()["kind"]
+        if kind == "sbc":
+            result = SBCResult.from_store(folder)
+            figures = {"sbc_ecdf": result.plot_ecdf(), "sbc_ranks": result.plot_ranks()}
+            outputs = {"sbc_test": (result.test(), figures)}
+            console.print(result.summary(), markup=False)
+        else:
+            result = RecoveryResult.from_store(folder)
+            outputs = {"recovery": (result.table(), {"recovery": result.plot()})}
+    for name, (table, figures) in outputs.items():
+        table.to_csv(folder / f"{name}.csv", index=False)
+        (folder / f"{name}.md").write_text(format_table(table) + "\n")
+        for figure_name, figure in figures.items():
+            figure.savefig(folder / f"{figure_name}.png", dpi=120)
+        console.print(f"wrote {folder / name}.csv, .md and {', '.join(figures)} figures")
