@@ -246,5 +246,7 @@ def demo(
     )
 
 
+from . import cli_studies  # noqa: E402, F401 - registers sbc, recovery, power and report
+
 if __name__ == "__main__":
     app()
