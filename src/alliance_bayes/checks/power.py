@@ -7,6 +7,7 @@ for ``growth_coef[patient, burdens]``), with its Monte Carlo standard error.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -91,7 +92,7 @@ def run_power(
         run_study(
             "power",
             spec,
-            design,
+            dataclasses.replace(design, name=name),  # the label names the design's results
             n_reps,
             store=Path(store) / _slug(name),
             truth=truth,
@@ -121,11 +122,11 @@ class PowerResult:
 
     @classmethod
     def from_store(cls, folder: str | os.PathLike, *, target: str, rule: str) -> PowerResult:
-        frames, manifests = {}, {}
-        for sub in sorted(p for p in Path(folder).iterdir() if (p / "manifest.json").exists()):
-            store = Store(sub)
-            frames[sub.name], manifests[sub.name] = records_frame(store), store.manifest()
-        return cls(frames, manifests, target, rule)
+        stores = [Store(p) for p in Path(folder).iterdir() if (p / "manifest.json").exists()]
+        manifests = {s.manifest()["design"]["name"]: s.manifest() for s in stores}
+        frames = {s.manifest()["design"]["name"]: records_frame(s) for s in stores}
+        order = sorted(manifests, key=lambda n: (manifests[n]["design"]["n_therapists"], n))
+        return cls({n: frames[n] for n in order}, {n: manifests[n] for n in order}, target, rule)
 
     def table(self) -> pd.DataFrame:
         rows = []
