@@ -5,6 +5,8 @@ import os
 # Notebooks read these to run with small draws in CI; a user's own setting wins.
 os.environ.setdefault("ALLIANCE_BAYES_DRAWS", "200")
 os.environ.setdefault("ALLIANCE_BAYES_TUNE", "300")
+os.environ.setdefault("ALLIANCE_BAYES_SIMS", "20")
+os.environ.setdefault("ALLIANCE_BAYES_WORKERS", "1")
 
 # Property-based tests explore the same examples on every run, so CI cannot flake.
 try:
