@@ -1,20 +1,78 @@
-"""Prior (and later posterior) predictive checks."""
+"""Prior and posterior predictive draws of the alliance, added to the InferenceData.
+
+Prior predictive draws come from ``pm.sample_prior_predictive`` on the model. Posterior
+predictive draws are made from the fit alone: the model is rebuilt from the InferenceData
+(:func:`alliance_bayes._rebuild.rebuild_model`) and the outcome is drawn from the model's own graph
+given the stored vocabulary draws (:mod:`alliance_bayes.checks._conditional`), so the predictive
+draws condition on the fitted therapist and patient effects instead of redrawing them.
+"""
 
 from __future__ import annotations
+
+import json
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
+import xarray as xr
 
+from .._rebuild import rebuild_model
 from ..models._info import model_info
+from ._conditional import conditional_function
+
+INTERNAL_SUFFIXES = ("_offset", "_chol_cov", "__")
+
+
+def _vocabulary(model: pm.Model) -> list[str]:
+    names = [v.name for v in model.free_RVs + model.deterministics]
+    return [n for n in names if not n.endswith(INTERNAL_SUFFIXES)]
+
+
+def _model_attrs(model: pm.Model) -> dict[str, str]:
+    """The attrs :func:`alliance_bayes.fit` writes about the model, so checks can rebuild it."""
+    from ..fit import _data_attrs
+
+    info = model_info(model)
+    return {
+        "spec": json.dumps(info.spec.to_dict()),
+        "priors": json.dumps(info.priors),
+        "data": json.dumps(_data_attrs(info.data)),
+    }
+
+
+def _replace_group(idata: az.InferenceData, name: str, dataset: xr.Dataset) -> None:
+    if name in idata.groups():
+        del idata[name]
+    idata.add_groups({name: dataset})
 
 
 def prior_predictive(
-    model: pm.Model, draws: int = 500, random_seed: int | None = None
+    model: pm.Model | az.InferenceData,
+    draws: int = 500,
+    random_seed: int | None = None,
+    *,
+    idata: az.InferenceData | None = None,
 ) -> az.InferenceData:
-    """Draws of the parameters and of ``alliance`` from the priors (groups ``prior`` and
-    ``prior_predictive``).
+    """Draws of the parameters and of ``alliance`` from the priors.
+
+    Parameters
+    ----------
+    model
+        A model of this package, or a fit (its model is rebuilt from the InferenceData).
+    draws
+        Number of prior draws.
+    random_seed
+        Seed of the draws.
+    idata
+        Add the groups ``prior`` and ``prior_predictive`` to this InferenceData (e.g. the fit)
+        instead of returning a new one; a fit passed as ``model`` is extended the same way.
+
+    Returns
+    -------
+    az.InferenceData
+        Groups ``prior`` (vocabulary names only), ``prior_predictive``, ``constant_data`` and,
+        when the data hold an outcome, ``observed_data``.
 
     Examples
     --------
@@ -24,8 +82,79 @@ def prior_predictive(
     >>> idata.prior_predictive["alliance"].shape
     (1, 50, 1816)
     """
+    if isinstance(model, az.InferenceData):
+        idata = model if idata is None else idata
+        model = rebuild_model(model)
     with model:
-        return pm.sample_prior_predictive(draws=draws, random_seed=random_seed)
+        drawn = pm.sample_prior_predictive(
+            draws=draws,
+            random_seed=random_seed,
+            var_names=[*_vocabulary(model), "alliance"],
+        )
+    if not model_info(model).data.has_outcome and "observed_data" in drawn.groups():
+        del drawn["observed_data"]  # a planned design: the observed values are placeholders
+    if idata is None:
+        drawn.attrs.update(_model_attrs(model))
+        return drawn
+    for group in ("prior", "prior_predictive"):
+        _replace_group(idata, group, drawn[group])
+    return idata
+
+
+def posterior_predictive(
+    idata: az.InferenceData,
+    random_seed: int | None = None,
+    *,
+    model: pm.Model | None = None,
+) -> az.InferenceData:
+    """Posterior predictive draws of ``alliance``, added to the fit as ``posterior_predictive``.
+
+    One replicate data set per posterior draw, from the model's graph given that draw's stored
+    parameters (fixed effects, ``sigma``, the fitted ``therapist_effect`` and ``patient_effect``,
+    imputed covariates): new observations of the same patients of the same therapists.
+
+    Parameters
+    ----------
+    idata
+        A fit from :func:`alliance_bayes.fit` (or :func:`alliance_bayes.load`); it is extended in
+        place and returned.
+    random_seed
+        Seed of the draws; the same seed gives the same draws.
+    model
+        The fit's model; by default it is rebuilt from the InferenceData's spec and data.
+
+    Returns
+    -------
+    az.InferenceData
+        ``idata`` with the group ``posterior_predictive`` (dims chain, draw, obs).
+
+    Examples
+    --------
+    >>> idata = posterior_predictive(load("fit.nc"), random_seed=1)  # doctest: +SKIP
+    >>> idata.posterior_predictive["alliance"].dims  # doctest: +SKIP
+    ('chain', 'draw', 'obs')
+    """
+    model = rebuild_model(idata) if model is None else model
+    observed = idata.observed_data["alliance"]
+    if len(model.coords["obs"]) != observed.sizes["obs"]:
+        raise ValueError(
+            f"the model has {len(model.coords['obs'])} observations, the fit "
+            f"{observed.sizes['obs']}; pass the fit's own model (or none, to rebuild it)."
+        )
+    posterior = idata.posterior
+    function = conditional_function(
+        model,
+        [model["alliance"]],
+        [str(n) for n in posterior.data_vars],
+        random_seed=random_seed,
+    )
+    (values,) = function(posterior)
+    dataset = xr.Dataset(
+        {"alliance": (("chain", "draw", "obs"), values)},
+        coords={"chain": posterior["chain"], "draw": posterior["draw"], "obs": observed["obs"]},
+    )
+    _replace_group(idata, "posterior_predictive", dataset)
+    return idata
 
 
 def prior_implied_alliance(

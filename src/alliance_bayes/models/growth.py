@@ -177,6 +177,7 @@ def growth_model(
             )
             * time
         )
+        mu.name = "alliance_mean"  # found by name by R^2 (checks/_conditional.py)
         sigma = prior_variable("sigma", resolved["sigma"], dims="rater")
         _likelihood(spec.likelihood, data, rows, mu, sigma[rater_idx], resolved)
 
