@@ -6,16 +6,21 @@ runner (:mod:`.runner`, local processes or Dask) with a store of JSON records (:
 """
 
 from .power import PowerResult, run_power
-from .ppc import prior_implied_alliance, prior_predictive
+from .ppc import posterior_predictive, prior_implied_alliance, prior_predictive
 from .recovery import RecoveryResult, run_recovery
 from .sbc import SBCResult, run_sbc
+from .statistics import Statistic, default_statistics, ppc_statistics
 from .store import StoreMismatchError
 
 __all__ = [
     "PowerResult",
     "RecoveryResult",
     "SBCResult",
+    "Statistic",
     "StoreMismatchError",
+    "default_statistics",
+    "posterior_predictive",
+    "ppc_statistics",
     "prior_implied_alliance",
     "prior_predictive",
     "run_power",
