@@ -1,0 +1,283 @@
+"""Model comparison by PSIS-LOO, leaving out one rating, patient or therapist; Bayesian R^2.
+
+``by="obs"`` leaves out one rating at a time (ArviZ's LOO on the pointwise log-likelihood).
+``by="patient"`` and ``by="therapist"`` sum the pointwise log-likelihood over each patient's (or
+therapist's) ratings, so the importance weights leave out a whole patient or therapist: the question
+"how well does the model predict the ratings of a new patient of this therapist?" (or of the
+patients of a new therapist). These log-likelihoods condition on the group's own random effects,
+so the importance weights are heavy-tailed when a group holds many ratings; groups whose Pareto k
+exceeds ArviZ's threshold are named in a :class:`ParetoKWarning` and their estimate should not be
+trusted (refit without them, or compare by a smaller group).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .errors import show_some
+
+GROUPINGS = ("obs", "patient", "therapist")
+
+
+class ParetoKWarning(UserWarning):
+    """PSIS-LOO is unreliable for some observations or groups (Pareto k above the threshold)."""
+
+
+def group_codes(idata: az.InferenceData, by: str) -> tuple[np.ndarray, list[Any]]:
+    """For each observation, the index of its group, and the group labels.
+
+    Examples
+    --------
+    >>> codes, labels = group_codes(idata, "therapist")  # doctest: +SKIP
+    """
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {GROUPINGS}, got {by!r}.")
+    constant = idata.constant_data
+    n_obs = idata.log_likelihood.sizes["obs"]
+    if by == "obs":
+        return np.arange(n_obs), list(idata.log_likelihood["obs"].to_numpy().tolist())
+    if "patient_idx" in constant:
+        patient = constant["patient_idx"].to_numpy().astype(int)
+        if by == "patient":
+            return patient, list(constant["patient"].to_numpy().tolist())
+        therapist = constant["therapist_of_patient"].to_numpy().astype(int)[patient]
+        return therapist, list(constant["therapist"].to_numpy().tolist())
+    if by == "patient":
+        raise ValueError("this model has no patient level (one rating per therapist).")
+    return constant["therapist_idx"].to_numpy().astype(int), list(
+        constant["therapist"].to_numpy().tolist()
+    )
+
+
+def grouped_log_likelihood(idata: az.InferenceData, by: str = "obs") -> az.InferenceData:
+    """The fit's posterior with the log-likelihood of ``alliance`` summed by group.
+
+    Parameters
+    ----------
+    idata
+        A fit with a ``log_likelihood`` group.
+    by
+        ``"obs"`` (unchanged), ``"patient"`` or ``"therapist"``: one log-likelihood value per
+        group and draw, the sum over the group's ratings.
+
+    Examples
+    --------
+    >>> grouped = grouped_log_likelihood(idata, "therapist")  # doctest: +SKIP
+    >>> grouped.log_likelihood["alliance"].dims  # doctest: +SKIP
+    ('chain', 'draw', 'therapist')
+    """
+    if "log_likelihood" not in idata.groups():
+        raise ValueError("the fit has no log_likelihood group; fit with log_likelihood=True.")
+    codes, labels = group_codes(idata, by)
+    loglik = idata.log_likelihood["alliance"].transpose("chain", "draw", "obs")
+    if by == "obs":
+        summed = loglik
+    else:
+        values = np.zeros((*loglik.shape[:2], len(labels)))
+        np.add.at(values, (slice(None), slice(None), codes), loglik.to_numpy())
+        summed = xr.DataArray(
+            values,
+            dims=("chain", "draw", by),
+            coords={"chain": loglik["chain"], "draw": loglik["draw"], by: labels},
+        )
+        summed = summed.isel({by: np.unique(codes)})  # groups without ratings drop out
+    return az.InferenceData(
+        posterior=idata.posterior, log_likelihood=xr.Dataset({"alliance": summed})
+    )
+
+
+def loo(idata: az.InferenceData, by: str = "obs", *, name: str = "model") -> az.ELPDData:
+    """PSIS-LOO leaving out one rating, patient or therapist, with Pareto-k warnings.
+
+    Parameters
+    ----------
+    idata
+        A fit with a ``log_likelihood`` group.
+    by
+        ``"obs"``, ``"patient"`` or ``"therapist"``.
+    name
+        The model's name in warnings.
+
+    Returns
+    -------
+    arviz.ELPDData
+        With pointwise values (``loo_i``, ``pareto_k``) over the groups.
+
+    Warns
+    -----
+    ParetoKWarning
+        Naming up to five groups whose Pareto k exceeds the threshold ``good_k``.
+
+    Examples
+    --------
+    >>> loo(idata, by="patient").elpd_loo  # doctest: +SKIP
+    """
+    grouped = grouped_log_likelihood(idata, by)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        result = az.loo(grouped, pointwise=True)
+    k = np.asarray(result.pareto_k)
+    bad = k > result.good_k
+    if bad.any():
+        labels = np.asarray(result.pareto_k[result.pareto_k.dims[0]].to_numpy().tolist(), object)
+        unit = "ratings" if by == "obs" else f"{by}s"
+        warnings.warn(
+            f"{name}: PSIS-LOO by {by} is unreliable for {int(bad.sum())} of {k.size} {unit} "
+            f"(Pareto k > {result.good_k:.2f}): {show_some(labels[bad].tolist())}; "
+            f"max k = {k.max():.2f}. Their elpd estimates may be far off; refit without them "
+            "to check.",
+            ParetoKWarning,
+            stacklevel=2,
+        )
+    return result
+
+
+def _check_same_data(fits: Mapping[str, az.InferenceData], by: str) -> None:
+    names = list(fits)
+    first = fits[names[0]]
+    y0 = first.observed_data["alliance"].to_numpy()
+    labels0 = group_codes(first, by)
+    for name in names[1:]:
+        y = fits[name].observed_data["alliance"].to_numpy()
+        labels = group_codes(fits[name], by)
+        same = (
+            y.shape == y0.shape
+            and np.allclose(y, y0)
+            and np.array_equal(labels[0], labels0[0])
+            and labels[1] == labels0[1]
+        )
+        if not same:
+            raise ValueError(
+                f"models {names[0]!r} and {name!r} were fitted to different data; LOO compares "
+                "models of the same observations."
+            )
+
+
+def compare(
+    fits: Mapping[str, az.InferenceData],
+    by: str = "obs",
+    *,
+    method: str = "stacking",
+) -> pd.DataFrame:
+    """Rank models by PSIS-LOO, leaving out one rating, patient or therapist.
+
+    Parameters
+    ----------
+    fits
+        ``{"name": fit, ...}``: fits of the same data (two or more).
+    by
+        ``"obs"``, ``"patient"`` or ``"therapist"`` (see the module notes).
+    method
+        ArviZ's weighting method (``"stacking"``, ``"BB-pseudo-BMA"``, ``"pseudo-BMA"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ArviZ's comparison table (``rank``, ``elpd_loo``, ``p_loo``, ``elpd_diff``, ``weight``,
+        ``se``, ``dse``, ``warning``, ``scale``) plus ``by``, ``n_groups``, ``n_high_k`` (groups
+        with Pareto k above the threshold) and ``max_k``.
+
+    Warns
+    -----
+    ParetoKWarning
+        For each model with unreliable groups.
+
+    Examples
+    --------
+    >>> compare({"normal": fit_normal, "censored": fit_censored}, by="therapist")  # doctest: +SKIP
+    """
+    if len(fits) < 2:
+        raise ValueError("compare needs two or more fits.")
+    _check_same_data(fits, by)
+    results = {name: loo(fit, by, name=name) for name, fit in fits.items()}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        table = az.compare(results, ic="loo", method=method)
+    table["by"] = by
+    for name, result in results.items():
+        k = np.asarray(result.pareto_k)
+        table.loc[name, "n_groups"] = k.size
+        table.loc[name, "n_high_k"] = int((k > result.good_k).sum())
+        table.loc[name, "max_k"] = float(k.max())
+    return table.astype({"n_groups": int, "n_high_k": int})
+
+
+def bayes_r2(idata: az.InferenceData, prob: float = 0.95) -> pd.DataFrame:
+    """Bayesian R^2 per rater, marginal (fixed effects) and conditional (with random effects).
+
+    Per posterior draw and rater, with ``f`` the fixed part of the expected alliance (level,
+    growth, covariate effects), ``u`` the therapist and patient effects at each rating's time, and
+    ``s2`` the residual variance (``sigma^2``; ``sigma^2 nu / (nu - 2)`` for Student-t, on the
+    latent scale for the censored likelihood), with variances over the rater's ratings::
+
+        marginal    = var(f) / (var(f) + var(u) + s2)
+        conditional = (var(f) + var(u)) / (var(f) + var(u) + s2)
+
+    (Nakagawa and Schielzeth 2013, with random slopes as in Johnson 2014, computed per draw as in
+    Gelman, Goodrich, Gabry and Vehtari 2019). The expected alliance is computed by the model's
+    own graph from the stored draws. For the therapist regression both equal ``r2``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``kind`` (marginal, conditional), ``rater``, ``mean``, ``sd``, ``lower``, ``upper``.
+
+    Examples
+    --------
+    >>> bayes_r2(idata)  # doctest: +SKIP
+    """
+    from ._rebuild import rebuild_model
+    from .checks._conditional import alliance_mean, conditional_function, fixed_part
+    from .models._info import model_info
+
+    model = rebuild_model(idata)
+    mean = alliance_mean(model)
+    posterior = idata.posterior
+    function = conditional_function(
+        model, [mean, fixed_part(model, mean)], [str(n) for n in posterior.data_vars]
+    )
+    total, fixed = function(posterior)
+    random = total - fixed
+    constant = idata.constant_data
+    raters = [str(r) for r in model_info(model).data.rater_labels]
+    rater_idx = (
+        constant["rater_idx"].to_numpy() if "rater_idx" in constant else np.zeros(total.shape[-1])
+    )
+    sigma = posterior["sigma"].to_numpy()
+    if sigma.ndim == 2:
+        sigma = sigma[..., None]
+    residual = sigma**2
+    if "nu" in posterior:
+        nu = posterior["nu"].to_numpy()[..., None]
+        residual = np.where(nu > 2, residual * nu / np.where(nu > 2, nu - 2, 1.0), np.nan)
+    tail = (1 - prob) / 2
+    rows = []
+    for r, rater in enumerate(raters):
+        cols = rater_idx == r
+        var_f = fixed[..., cols].var(axis=-1)
+        var_u = random[..., cols].var(axis=-1)
+        denominator = var_f + var_u + residual[..., r]
+        for kind, value in (
+            ("marginal", var_f / denominator),
+            ("conditional", (var_f + var_u) / denominator),
+        ):
+            draws = value[np.isfinite(value)].ravel()
+            low, high = np.quantile(draws, [tail, 1 - tail])
+            rows.append(
+                {
+                    "kind": kind,
+                    "rater": rater,
+                    "mean": float(draws.mean()),
+                    "sd": float(draws.std(ddof=1)),
+                    "lower": float(low),
+                    "upper": float(high),
+                }
+            )
+    return pd.DataFrame(rows)
