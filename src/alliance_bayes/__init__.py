@@ -1,10 +1,25 @@
 """alliance_bayes: Bayesian multilevel models of the therapeutic alliance, on PyMC and ArviZ."""
 
 from ._version import __version__
+from .checks import (
+    Statistic,
+    default_statistics,
+    posterior_predictive,
+    ppc_statistics,
+    prior_predictive,
+)
+from .compare import ParetoKWarning, bayes_r2, compare, loo
 from .data import AllianceData
 from .errors import ConvergenceWarning, DataValidationError
 from .fit import compile_counts, fit, load, save
 from .models import build_model, growth_model, therapist_regression
+from .plots import (
+    plot_density,
+    plot_loo_pit,
+    plot_statistics,
+    plot_therapist_effects,
+    plot_trajectories,
+)
 from .priors import default_priors
 from .simulate import Truth, simulate
 from .spec import CovariateDesign, Design, ModelSpec
@@ -17,15 +32,29 @@ __all__ = [
     "DataValidationError",
     "Design",
     "ModelSpec",
+    "ParetoKWarning",
+    "Statistic",
     "Truth",
     "__version__",
+    "bayes_r2",
     "build_model",
+    "compare",
     "compile_counts",
     "default_priors",
+    "default_statistics",
     "fit",
     "format_table",
     "growth_model",
     "load",
+    "loo",
+    "plot_density",
+    "plot_loo_pit",
+    "plot_statistics",
+    "plot_therapist_effects",
+    "plot_trajectories",
+    "posterior_predictive",
+    "ppc_statistics",
+    "prior_predictive",
     "rater_contrast",
     "save",
     "simulate",

@@ -1,4 +1,4 @@
-"""Figures; each function returns the matplotlib Figure (shown in Jupyter, saved with savefig)."""
+"""Covariate effects: posterior means and intervals per parameter and rater."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import arviz as az
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from .summary import summarize
+from ..summary import summarize
 
 
 def plot_coefficients(

@@ -1,0 +1,235 @@
+"""Predictive-check figures: trajectories, density overlay, statistics, LOO-PIT.
+
+Each takes a fit (or a prior predictive InferenceData with ``group="prior"``), makes the
+predictive draws when they are missing, and draws one panel per rater (or per statistic).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import arviz as az
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..checks.statistics import GROUPS, predictive_draws, predictive_frame, statistic_draws
+
+
+def _rater_title(rater: str, what: str) -> str:
+    return what if rater == "rating" else f"{rater}-rated {what}"
+
+
+def _time_coding(idata: az.InferenceData) -> str:
+    return json.loads(idata.attrs.get("data", "{}")).get("time_coding", "log")
+
+
+def plot_trajectories(
+    idata: az.InferenceData,
+    group: str = "posterior",
+    n_patients: int = 8,
+    prob: float = 0.9,
+    random_seed: int | None = None,
+) -> Figure:
+    """Observed trajectories of a sample of patients against predictive bands per session.
+
+    One panel per rater: the predictive distribution of a rating at each session (all patients
+    pooled; the ``prob`` band, the 50 % band and the median) and the observed lines of
+    ``n_patients`` patients drawn at random. Sessions are on a log axis when time is coded as
+    ln(session).
+
+    Examples
+    --------
+    >>> fig = plot_trajectories(idata, n_patients=10, random_seed=1)  # doctest: +SKIP
+    """
+    frame, scale = predictive_frame(idata)
+    draws = predictive_draws(idata, group, random_seed)
+    rng = np.random.default_rng(random_seed)
+    raters = list(dict.fromkeys(frame["rater"]))
+    fig, axes = plt.subplots(1, len(raters), figsize=(5.0 * len(raters), 3.8), squeeze=False)
+    tail = (1 - prob) / 2
+    observed = np.isfinite(frame["alliance"].to_numpy()).any()
+    for ax, rater in zip(axes[0], raters, strict=True):
+        rows = (frame["rater"] == rater).to_numpy()
+        sub = frame[rows]
+        sessions = np.unique(sub["session"])
+        bands = np.array(
+            [
+                np.quantile(
+                    draws[:, rows][:, (sub["session"] == s).to_numpy()],
+                    [tail, 0.25, 0.5, 0.75, 1 - tail],
+                )
+                for s in sessions
+            ]
+        )
+        ax.fill_between(
+            sessions,
+            bands[:, 0],
+            bands[:, 4],
+            color="C0",
+            alpha=0.2,
+            label=f"{group} predictive {prob:.0%}",
+        )
+        ax.fill_between(
+            sessions,
+            bands[:, 1],
+            bands[:, 3],
+            color="C0",
+            alpha=0.35,
+            label=f"{group} predictive 50%",
+        )
+        ax.plot(sessions, bands[:, 2], color="C0", lw=1.5, label="predictive median")
+        if observed:
+            patients = np.unique(sub["patient"].astype(str))
+            shown = rng.choice(patients, size=min(n_patients, patients.size), replace=False)
+            for k, patient in enumerate(sorted(shown)):
+                line = sub[sub["patient"].astype(str) == patient].sort_values("session")
+                ax.plot(
+                    line["session"],
+                    line["alliance"],
+                    color="k",
+                    lw=0.8,
+                    alpha=0.7,
+                    marker="o",
+                    ms=2.5,
+                    label="observed patients" if k == 0 else None,
+                )
+        if scale is not None:
+            for bound in scale:
+                ax.axhline(bound, color="0.5", lw=0.8, ls=":")
+        if _time_coding(idata) == "log" and sessions.min() > 0:
+            ax.set_xscale("log")
+            ax.set_xticks(sessions, [f"{s:g}" for s in sessions])
+            ax.minorticks_off()
+        ax.set_xlabel("session")
+        ax.set_ylabel("alliance")
+        ax.set_title(_rater_title(str(rater), "alliance"))
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_density(
+    idata: az.InferenceData,
+    group: str = "posterior",
+    num_pp_samples: int = 50,
+    random_seed: int | None = None,
+) -> Figure:
+    """Density of the observed ratings over densities of predictive replicates, per rater.
+
+    ArviZ's ``plot_ppc`` on each rater's ratings.
+
+    Examples
+    --------
+    >>> fig = plot_density(idata, num_pp_samples=100)  # doctest: +SKIP
+    """
+    frame, _ = predictive_frame(idata)
+    predictive_draws(idata, group, random_seed)  # make the draws when missing
+    observed = "observed_data" in idata.groups()
+    raters = list(dict.fromkeys(frame["rater"]))
+    fig, axes = plt.subplots(1, len(raters), figsize=(5.0 * len(raters), 3.6), squeeze=False)
+    obs = idata[GROUPS[group]]["obs"].to_numpy()
+    for ax, rater in zip(axes[0], raters, strict=True):
+        rows = (frame["rater"] == rater).to_numpy()
+        az.plot_ppc(
+            idata,
+            group=group,
+            var_names=["alliance"],
+            coords={"obs": obs[rows]},
+            observed=observed,
+            num_pp_samples=num_pp_samples,
+            random_seed=random_seed,
+            ax=ax,
+        )
+        ax.set_title(_rater_title(str(rater), f"alliance ({group} predictive)"))
+        ax.set_xlabel("alliance")
+        ax.set_ylabel("density")
+    fig.tight_layout()
+    return fig
+
+
+def plot_statistics(
+    idata: az.InferenceData,
+    statistics: Any = None,
+    group: str = "posterior",
+    *,
+    columns: int = 4,
+    random_seed: int | None = None,
+) -> Figure:
+    """One panel per statistic and rater: the predictive distribution and the observed value.
+
+    ``statistics`` as in :func:`alliance_bayes.checks.ppc_statistics`; each panel is titled with
+    the statistic and the rater, and gives the (mid-)p-value.
+
+    Examples
+    --------
+    >>> fig = plot_statistics(idata, {"median": lambda f: f["alliance"].median()})  # doctest: +SKIP
+    >>> fig = plot_statistics(idata)  # doctest: +SKIP
+    """
+    items = statistic_draws(idata, statistics, group, random_seed)
+    columns = max(1, min(columns, len(items)))
+    rows = int(np.ceil(len(items) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.0 * columns, 2.4 * rows), squeeze=False)
+    for ax, item in zip(axes.flat, items, strict=False):
+        draws = item.draws[np.isfinite(item.draws)]
+        if draws.size:
+            ax.hist(draws, bins=30, color="C0", alpha=0.6, label=f"{group} predictive")
+        if np.isfinite(item.observed):
+            ax.axvline(item.observed, color="k", lw=2, label="observed")
+        ax.set_title(f"{item.statistic}\n{item.rater}", fontsize=9)
+        ax.set_xlabel(item.statistic, fontsize=8)
+        ax.set_yticks([])
+        if np.isfinite(item.p_value):
+            ax.text(
+                0.02, 0.95, f"p = {item.p_value:.2f}", transform=ax.transAxes, fontsize=8, va="top"
+            )
+    for ax in list(axes.flat)[len(items) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_loo_pit(
+    idata: az.InferenceData, ecdf: bool = True, random_seed: int | None = None
+) -> Figure:
+    """LOO-PIT per rater (ArviZ's ``plot_loo_pit``).
+
+    The leave-one-out probability integral transforms of the observed ratings should look uniform
+    when the model predicts left-out ratings well: an S shape means the predictive distributions
+    are too wide, an inverted S too narrow, a slope one-sided bias. With ``ecdf=True`` the
+    difference between their ECDF and the uniform one is shown with a simultaneous band. Ratings
+    exactly at a bound of the scale under the censored likelihood have a PIT of one (or zero),
+    which shows as a step at the end.
+
+    Examples
+    --------
+    >>> fig = plot_loo_pit(idata)  # doctest: +SKIP
+    """
+    if "log_likelihood" not in idata.groups():
+        raise ValueError("LOO-PIT needs the log_likelihood group; fit with log_likelihood=True.")
+    frame, _ = predictive_frame(idata)
+    y_hat = predictive_draws(idata, "posterior", random_seed).T
+    loglik = idata.log_likelihood["alliance"].stack(__sample__=("chain", "draw"))
+    loglik = loglik.transpose("obs", "__sample__")
+    n_chains = idata.posterior.sizes["chain"]
+    if n_chains > 1:
+        ess = az.ess(idata.posterior, method="mean")
+        reff = float(np.hstack([ess[v].to_numpy().ravel() for v in ess.data_vars]).mean())
+        reff /= loglik.sizes["__sample__"]
+    else:
+        reff = 1.0
+    log_weights = az.psislw(-loglik, reff=reff)[0].to_numpy()
+    raters = list(dict.fromkeys(frame["rater"]))
+    fig, axes = plt.subplots(1, len(raters), figsize=(4.5 * len(raters), 3.6), squeeze=False)
+    y = frame["alliance"].to_numpy()
+    for ax, rater in zip(axes[0], raters, strict=True):
+        rows = (frame["rater"] == rater).to_numpy()
+        az.plot_loo_pit(
+            y=y[rows], y_hat=y_hat[rows], log_weights=log_weights[rows], ecdf=ecdf, ax=ax
+        )
+        ax.set_title(_rater_title(str(rater), "alliance: LOO-PIT"))
+        ax.set_xlabel("LOO-PIT")
+        ax.set_ylabel("ECDF difference" if ecdf else "density")
+    fig.tight_layout()
+    return fig
