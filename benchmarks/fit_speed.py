@@ -20,17 +20,33 @@ import arviz as az
 import alliance_bayes as ab
 from alliance_bayes.fit import compiled_model
 
-GROUPS = ["level", "growth", "level_coef", "growth_coef", "sigma", "therapist_sd", "patient_sd",
-          "therapist_corr", "patient_corr"]
+GROUPS = [
+    "level",
+    "growth",
+    "level_coef",
+    "growth_coef",
+    "sigma",
+    "therapist_sd",
+    "patient_sd",
+    "therapist_corr",
+    "patient_corr",
+]
 
 
 def one_fit(model, args, seed):
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        idata = ab.fit(model, draws=args.draws, tune=args.tune, chains=args.chains,
-                       random_seed=seed, progressbar=False, log_likelihood=False,
-                       low_rank=args.low_rank)
+        idata = ab.fit(
+            model,
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            random_seed=seed,
+            progressbar=False,
+            log_likelihood=False,
+            low_rank=args.low_rank,
+        )
     seconds = time.perf_counter() - start
     ess = az.ess(idata.posterior[GROUPS], method="bulk")
     by_group = {g: float(ess[g].min()) for g in GROUPS}
@@ -48,7 +64,9 @@ def main() -> None:
     parser.add_argument("--low-rank", action="store_true")
     args = parser.parse_args()
 
-    spec = ab.ModelSpec.from_toml(Path(__file__).parents[1] / "models" / "nissen_lie_2013_dual_rater.toml")
+    spec = ab.ModelSpec.from_toml(
+        Path(__file__).parents[1] / "models" / "nissen_lie_2013_dual_rater.toml"
+    )
     spec.centered = args.centered
     design = ab.Design.nissen_lie_2013()
     planned = ab.growth_model(design.to_data(random_seed=1), spec=spec)
@@ -63,13 +81,20 @@ def main() -> None:
         sample_s, ess, report = one_fit(model, args, seed=1)
         min_ess = min(ess.values())
         row = {
-            "fit": label, "compile_s": round(compile_s, 1), "sample_s": round(sample_s, 1),
-            "min_bulk_ess": round(min_ess), "ess_per_s": round(min_ess / sample_s, 2),
+            "fit": label,
+            "compile_s": round(compile_s, 1),
+            "sample_s": round(sample_s, 1),
+            "min_bulk_ess": round(min_ess),
+            "ess_per_s": round(min_ess / sample_s, 2),
             "ess_per_s_with_compile": round(min_ess / (sample_s + compile_s), 2),
-            "divergences": report["divergences"], "max_r_hat": round(report["max_r_hat"], 3),
+            "divergences": report["divergences"],
+            "max_r_hat": round(report["max_r_hat"], 3),
             "min_bulk_ess_by_group": {g: round(v) for g, v in ess.items()},
-            "centered": args.centered, "low_rank": args.low_rank, "chains": args.chains,
-            "draws": args.draws, "machine": platform.processor() or platform.machine(),
+            "centered": args.centered,
+            "low_rank": args.low_rank,
+            "chains": args.chains,
+            "draws": args.draws,
+            "machine": platform.processor() or platform.machine(),
             "counts": ab.compile_counts(),
         }
         rows.append(row)
