@@ -23,7 +23,9 @@ import pymc as pm
 import pytensor
 import xarray as xr
 from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.replace import graph_replace
 from pytensor.graph.traversal import ancestors
+from pytensor.tensor.random.type import RandomGeneratorType
 
 from ._version import __version__
 from .diagnostics import convergence_report, warn_if_unconverged
@@ -114,13 +116,23 @@ class _Loglik:
 
 def _loglik_function(model: pm.Model) -> _Loglik:
     """Compile the log-likelihood once, with data as inputs so any same-shape model can use it."""
-    logp = pm.logp(model["alliance"], model["alliance_observed"])
-    graph = set(ancestors([logp]))
+    # The parameters become inputs before the logp is derived: deriving it first and looking
+    # for them afterwards misses all of them for the censored likelihood, whose logp derivation
+    # clones the graph (the clones would be drawn at random instead of taking the draws).
+    graph = set(ancestors([model["alliance"]]))
     parameters = [n for n in _stored_names(model) if model[n] in graph]
+    inputs = [model[n].type(name=n) for n in parameters]
+    given = dict(zip([model[n] for n in parameters], inputs, strict=True))
+    logp = pm.logp(
+        graph_replace(model["alliance"], given, strict=False), model["alliance_observed"]
+    )
+    graph = set(ancestors([logp]))
+    if any(isinstance(v.type, RandomGeneratorType) for v in graph):
+        raise RuntimeError("the log-likelihood depends on random draws beyond the parameters.")
     shared = [v for v in graph if isinstance(v, SharedVariable) and v.name]
     placeholders = [v.type() for v in shared]
     function = pytensor.function(
-        [model[n] for n in parameters] + placeholders,
+        inputs + placeholders,
         logp,
         givens=list(zip(shared, placeholders, strict=True)),
         on_unused_input="ignore",
