@@ -247,6 +247,7 @@ def demo(
 
 
 from . import cli_studies  # noqa: E402, F401 - registers sbc, recovery, power and report
+from . import cli_checks  # noqa: E402, F401 - registers ppc and compare
 
 if __name__ == "__main__":
     app()
