@@ -17,11 +17,18 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
+from pymc.distributions.distribution import SymbolicRandomVariable
 from pymc.pytensorf import compile as compile_pymc
 from pytensor.graph.replace import graph_replace
 from pytensor.graph.traversal import ancestors
+from pytensor.tensor.random.op import RandomVariable
 
 MEAN_NAME = "alliance_mean"
+
+
+def _is_random(variable: Any) -> bool:
+    owner = variable.owner
+    return owner is not None and isinstance(owner.op, RandomVariable | SymbolicRandomVariable)
 
 
 @dataclass(frozen=True)
@@ -57,8 +64,8 @@ def conditional_function(
     Raises
     ------
     ValueError
-        If a free random variable of the model is still an ancestor of the outputs once the
-        stored variables are given (its value would be drawn from the prior).
+        If a random variable is still an ancestor of the outputs once the stored variables are
+        given (its value would be drawn from the prior).
     """
     graph = set(ancestors(list(outputs)))
     names = [n for n in available if n in model.named_vars and model[n] in graph]
@@ -67,8 +74,16 @@ def conditional_function(
     # graph_replace rebuilds only what depends on the given variables: any model variable that
     # is still an ancestor afterwards is the very same object, so it can be found by identity
     replaced = graph_replace(list(outputs), dict(zip(given, inputs, strict=True)), strict=False)
-    free = set(model.free_RVs)
-    left = sorted({v.name for v in ancestors(replaced) if v in free})
+    # an output may be random itself (with an unnamed base distribution as a direct input, as
+    # a censored outcome has); any other random node would be a draw from the prior
+    allowed = {id(v) for out in replaced if out.owner for v in [out, *out.owner.inputs]}
+    left = sorted(
+        {
+            str(v.name or v.owner.op)
+            for v in ancestors(replaced)
+            if _is_random(v) and id(v) not in allowed
+        }
+    )
     if left:
         raise ValueError(
             f"the stored draws do not determine {left}; they would be drawn from the prior. "
