@@ -246,8 +246,8 @@ def demo(
     )
 
 
-from . import cli_studies  # noqa: E402, F401 - registers sbc, recovery, power and report
-from . import cli_checks  # noqa: E402, F401 - registers ppc and compare
+# the commands of these modules register themselves on ``app``
+from . import cli_checks, cli_studies  # noqa: E402, F401
 
 if __name__ == "__main__":
     app()

@@ -1,4 +1,4 @@
-"""``alliance-bayes ppc fit.nc --out DIR`` and ``alliance-bayes compare a.nc b.nc --by therapist``."""
+"""``alliance-bayes ppc fit.nc --out DIR`` and ``alliance-bayes compare a.nc b.nc --by ...``."""
 
 from __future__ import annotations
 
