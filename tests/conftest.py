@@ -139,3 +139,70 @@ def tiny_fit(tiny_datasets):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fit(growth_model(tiny_datasets[0]), random_seed=7, **FIT_SETTINGS)
+
+
+# ---------------------------------------------------------------------------- predictive checks
+# Ceiling data: simulated from the tiny design with a censored likelihood and high levels, so that
+# about a fifth of the ratings sit at 7. The normal refit reuses the tiny compiled model; the
+# censored likelihood is the one extra model structure these tests compile.
+CEILING_TRUTH = TINY_TRUTH | {"level": {"patient": 6.3, "therapist": 6.3}}
+# Weakly identified patients (sigma large, patient SDs small): every patient's ratings move the
+# posterior little, so leave-one-patient-out PSIS is reliable and can be checked by exact refits.
+WEAK_TRUTH = TINY_TRUTH | {
+    "sigma": 0.8,
+    "patient_sd": {k: 0.1 if k.endswith("level") else 0.03 for k in TINY_TRUTH["patient_sd"]},
+    "therapist_sd": {k: 0.1 if k.endswith("level") else 0.03 for k in TINY_TRUTH["therapist_sd"]},
+}
+
+
+@pytest.fixture(scope="session")
+def ceiling_data():
+    from alliance_bayes import growth_model, simulate
+
+    censored = growth_model(tiny_design().to_data(random_seed=1), likelihood="censored")
+    return simulate(censored, CEILING_TRUTH, random_seed=104)
+
+
+@pytest.fixture(scope="session")
+def ceiling_fits(ceiling_data):
+    """``{"normal": fit, "censored": fit}`` of the ceiling data."""
+    import warnings
+
+    from alliance_bayes import fit, growth_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {
+            kind: fit(growth_model(ceiling_data, likelihood=kind), random_seed=7, **FIT_SETTINGS)
+            for kind in ("normal", "censored")
+        }
+
+
+def fake_fit(model, draws: int = 40, seed: int = 0):
+    """A fit-shaped InferenceData without sampling: two chains of prior draws as the posterior.
+
+    It has what ``fit`` returns (posterior in the vocabulary, observed_data, constant_data,
+    log_likelihood, attrs), so predictive checks, figures and LOO can be tested in seconds.
+    """
+    import arviz as az
+    import xarray as xr
+
+    from alliance_bayes import prior_predictive
+    from alliance_bayes.checks._conditional import log_likelihood_function
+
+    chains = [prior_predictive(model, draws=draws, random_seed=seed + c) for c in (0, 1)]
+    posterior = xr.concat([c.prior for c in chains], dim="chain").assign_coords(chain=[0, 1])
+    idata = az.InferenceData(
+        posterior=posterior,
+        observed_data=chains[0].observed_data,
+        constant_data=chains[0].constant_data,
+    )
+    idata.attrs.update(chains[0].attrs)
+    (loglik,) = log_likelihood_function(model, list(posterior.data_vars))(posterior)
+    idata.add_groups(
+        log_likelihood=xr.Dataset(
+            {"alliance": (("chain", "draw", "obs"), loglik)},
+            coords={"chain": [0, 1], "draw": posterior["draw"], "obs": idata.observed_data["obs"]},
+        )
+    )
+    return idata
