@@ -9,6 +9,7 @@ fit saved in one process can be checked (posterior predictive, R^2) in another.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -163,3 +164,16 @@ def rebuild_model(idata: az.InferenceData) -> pm.Model:
     True
     """
     return build_model(rebuild_data(idata), rebuild_spec(idata))
+
+
+def predictive_model(idata: az.InferenceData) -> pm.Model:
+    """The fit's model with every stored effect explicit in the graph, for predictive draws.
+
+    A fit whose patient effects were integrated out of the likelihood (``marginal=True``) stores
+    ``patient_effect`` drawn from its exact conditional afterwards; predicting new ratings of the
+    same patients takes them from the same model with the effects explicit.
+    """
+    spec = rebuild_spec(idata)
+    if getattr(spec, "marginal", False) and "patient_effect" in idata.posterior:
+        spec = dataclasses.replace(spec, marginal=False)
+    return build_model(rebuild_data(idata), spec)

@@ -233,11 +233,11 @@ def bayes_r2(idata: az.InferenceData, prob: float = 0.95) -> pd.DataFrame:
     --------
     >>> bayes_r2(idata)  # doctest: +SKIP
     """
-    from ._rebuild import rebuild_model
+    from ._rebuild import predictive_model
     from .checks._conditional import alliance_mean, conditional_function, fixed_part
     from .models._info import model_info
 
-    model = rebuild_model(idata)
+    model = predictive_model(idata)
     mean = alliance_mean(model)
     posterior = idata.posterior
     function = conditional_function(

@@ -17,7 +17,7 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from .._rebuild import rebuild_model
+from .._rebuild import predictive_model, rebuild_model
 from ..models._info import model_info
 from ._conditional import conditional_function
 
@@ -134,7 +134,7 @@ def posterior_predictive(
     >>> idata.posterior_predictive["alliance"].dims  # doctest: +SKIP
     ('chain', 'draw', 'obs')
     """
-    model = rebuild_model(idata) if model is None else model
+    model = predictive_model(idata) if model is None else model
     observed = idata.observed_data["alliance"]
     if len(model.coords["obs"]) != observed.sizes["obs"]:
         raise ValueError(
