@@ -152,6 +152,7 @@ def fit(
     cores: int | None = None,
     log_likelihood: bool = True,
     low_rank: bool = False,
+    patient_effects: bool = True,
 ) -> az.InferenceData:
     """Sample the posterior of a model of this package.
 
@@ -172,6 +173,9 @@ def fit(
         Chains run in parallel on this many cores (default: all).
     log_likelihood
         Add the pointwise log-likelihood (needed for LOO).
+    patient_effects
+        For a model with marginalised patient effects (``marginal=True``): draw them from their
+        exact conditional given each posterior draw, so the posterior keeps ``patient_effect``.
     low_rank
         nutpie only: adapt a low-rank modified mass matrix (helps with correlated posteriors).
 
@@ -220,6 +224,8 @@ def fit(
     _add_data_groups(idata, model)
     if log_likelihood:
         _add_log_likelihood(idata, model, loglik)
+    if info.spec.marginal and patient_effects:
+        _add_conditional_patient_effects(idata, model, random_seed)
     report = convergence_report(idata)
     idata.attrs.update(
         {
@@ -303,6 +309,38 @@ def _add_data_groups(idata: az.InferenceData, model: pm.Model) -> None:
         d: list(v) for d, v in model.coords.items() if any(d in c[0] for c in constant.values())
     }
     idata.add_groups(constant_data=xr.Dataset(constant, coords=coords))
+
+
+def _add_conditional_patient_effects(
+    idata: az.InferenceData, model: pm.Model, random_seed: int | None
+) -> None:
+    """``patient_effect`` drawn from ``b_p | y, rest`` at every posterior draw (marginal models)."""
+    from .checks._conditional import alliance_mean, conditional_function
+    from .models._marginal import draw_conditional_effects
+
+    posterior = idata.posterior
+    (mean,) = conditional_function(model, [alliance_mean(model)], _stored_names(model))(posterior)
+    n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
+    rater = model["rater_idx"].get_value()
+    sigma = posterior["sigma"].to_numpy()[..., rater].reshape(n_chain * n_draw, -1)
+    sd = posterior["patient_sd"].to_numpy().reshape(n_chain * n_draw, -1)
+    corr = posterior["patient_corr"].to_numpy().reshape(n_chain * n_draw, sd.shape[1], -1)
+    cov = sd[:, :, None] * corr * sd[:, None, :]
+    effects = draw_conditional_effects(
+        mean.reshape(n_chain * n_draw, -1),
+        sigma,
+        model["alliance_observed"].get_value(),
+        model["time"].get_value(),
+        rater,
+        model["patient_idx"].get_value(),
+        cov,
+        len(model.coords["patient"]),
+        np.random.default_rng(random_seed),
+    )
+    posterior["patient_effect"] = (
+        ("chain", "draw", "patient", "component"),
+        effects.reshape(n_chain, n_draw, *effects.shape[1:]),
+    )
 
 
 def _add_log_likelihood(idata: az.InferenceData, model: pm.Model, loglik: _Loglik) -> None:

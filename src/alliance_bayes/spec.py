@@ -397,6 +397,7 @@ class ModelSpec:
     patient_covariates: list[str] | None = None
     likelihood: str = "normal"
     centered: bool = False
+    marginal: bool = False
     priors: dict[str, dict[str, Any]] = field(default_factory=dict)
     design: Design | None = None
     columns: dict[str, str] = field(default_factory=dict)
@@ -414,6 +415,7 @@ class ModelSpec:
         """What determines the compiled model (no name, description, design or columns)."""
         keep = (
             "kind",
+            "marginal",
             "therapist_covariates",
             "patient_covariates",
             "likelihood",

@@ -14,6 +14,25 @@ import pytensor.tensor as pt
 from ..priors import Prior, prior_dist
 
 
+def correlated_covariance(
+    level: str, *, n_components: int, sd_prior: Prior, corr_prior: Prior
+) -> pt.TensorVariable:
+    """Cholesky factor of the effects' covariance; records ``<level>_sd`` and ``<level>_corr``."""
+    if corr_prior.get("dist", "LKJ") != "LKJ":
+        raise ValueError(f"{level}_corr: only an LKJ prior is supported, got {corr_prior}.")
+    chol, corr, sd = pm.LKJCholeskyCov(
+        f"{level}_chol_cov",
+        n=n_components,
+        eta=float(corr_prior.get("eta", 2.0)),
+        sd_dist=prior_dist(f"{level}_sd", sd_prior, shape=n_components),
+        compute_corr=True,
+        store_in_trace=False,
+    )
+    pm.Deterministic(f"{level}_sd", sd, dims="component")
+    pm.Deterministic(f"{level}_corr", corr, dims=("component", "component_"))
+    return chol
+
+
 def correlated_effects(
     level: str,
     *,
@@ -28,18 +47,9 @@ def correlated_effects(
     Cholesky factor of the covariance. ``centered=True`` samples the effects directly from the
     multivariate normal, which pays when there are many observations per group.
     """
-    if corr_prior.get("dist", "LKJ") != "LKJ":
-        raise ValueError(f"{level}_corr: only an LKJ prior is supported, got {corr_prior}.")
-    chol, corr, sd = pm.LKJCholeskyCov(
-        f"{level}_chol_cov",
-        n=n_components,
-        eta=float(corr_prior.get("eta", 2.0)),
-        sd_dist=prior_dist(f"{level}_sd", sd_prior, shape=n_components),
-        compute_corr=True,
-        store_in_trace=False,
+    chol = correlated_covariance(
+        level, n_components=n_components, sd_prior=sd_prior, corr_prior=corr_prior
     )
-    pm.Deterministic(f"{level}_sd", sd, dims="component")
-    pm.Deterministic(f"{level}_corr", corr, dims=("component", "component_"))
     if centered:
         return pm.MvNormal(f"{level}_effect", mu=0.0, chol=chol, dims=(level, "component"))
     offset = pm.Normal(f"{level}_offset", 0.0, 1.0, dims=(level, "component"))

@@ -16,13 +16,15 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
+import pytensor.tensor as pt
 
 from ..data import AllianceData
 from ..priors import Prior, prior_variable, resolve_priors
 from ..spec import ModelSpec
 from ._covariates import select_covariates, therapist_covariate_matrix
-from ._effects import correlated_effects
+from ._effects import correlated_covariance, correlated_effects
 from ._info import attach_info
+from ._marginal import patient_log_density
 
 
 def growth_model(
@@ -33,6 +35,7 @@ def growth_model(
     likelihood: str = "normal",
     priors: Mapping[str, Prior] | None = None,
     centered: bool = False,
+    marginal: bool = False,
     spec: ModelSpec | None = None,
 ) -> pm.Model:
     """Build the multilevel growth model for one rater or two raters jointly.
@@ -52,6 +55,9 @@ def growth_model(
         Replacements for the defaults, by name (see :func:`alliance_bayes.default_priors`).
     centered
         Centred random effects (default non-centred).
+    marginal
+        Integrate the patient effects out of the (normal) likelihood analytically; they are
+        drawn from their exact conditional after sampling, so results keep the vocabulary.
     spec
         A :class:`ModelSpec`; when given, it supplies all of the above.
 
@@ -79,7 +85,12 @@ def growth_model(
             patient_covariates=_names(patient_covariates),
             likelihood=likelihood,
             centered=centered,
+            marginal=marginal,
             priors=dict(priors or {}),
+        )
+    if spec.marginal and spec.likelihood != "normal":
+        raise ValueError(
+            "marginal=True integrates patient effects out of a normal likelihood only."
         )
     if spec.likelihood == "censored" and data.scale is None:
         raise ValueError(
@@ -116,16 +127,19 @@ def growth_model(
             corr_prior=resolved["therapist_corr"],
             centered=spec.centered,
         )
-        b = correlated_effects(
-            "patient",
-            n_components=n_comp,
-            sd_prior=resolved["patient_sd"],
-            corr_prior=resolved["patient_corr"],
-            centered=spec.centered,
-        )
+        patient_block = {
+            "n_components": n_comp,
+            "sd_prior": resolved["patient_sd"],
+            "corr_prior": resolved["patient_corr"],
+        }
         # Per-group contributions to level and growth, shape (group, rater), gathered per row.
         t_level, t_growth = a[:, 0::2], a[:, 1::2]
-        p_level, p_growth = b[:, 0::2], b[:, 1::2]
+        if spec.marginal:  # patient effects are integrated out of the likelihood
+            patient_chol = correlated_covariance("patient", **patient_block)
+            p_level = p_growth = pt.zeros((data.n_patients, data.n_raters))
+        else:
+            b = correlated_effects("patient", centered=spec.centered, **patient_block)
+            p_level, p_growth = b[:, 0::2], b[:, 1::2]
         if t_names:
             z = therapist_covariate_matrix(data, t_cols)
             t_level = (
@@ -179,7 +193,10 @@ def growth_model(
         )
         mu.name = "alliance_mean"  # found by name by R^2 (checks/_conditional.py)
         sigma = prior_variable("sigma", resolved["sigma"], dims="rater")
-        _likelihood(spec.likelihood, data, rows, mu, sigma[rater_idx], resolved)
+        if spec.marginal:
+            _marginal_likelihood(data, rows, mu, sigma[rater_idx], patient_chol)
+        else:
+            _likelihood(spec.likelihood, data, rows, mu, sigma[rater_idx], resolved)
 
     used = {k: v for k, v in resolved.items() if k in _used_priors(spec, t_names, p_names)}
     return attach_info(model, spec=spec, data=data, priors=used)
@@ -210,6 +227,45 @@ def _likelihood(
         pm.Normal.dist(mu=mu, sigma=sigma),
         lower=low,
         upper=high,
+        observed=observed,
+        dims="obs",
+    )
+
+
+def _marginal_likelihood(
+    data: AllianceData, rows: np.ndarray, mu: Any, sigma: Any, chol: Any
+) -> Any:
+    """Normal likelihood with the patient effects integrated out (see ``_marginal``)."""
+    placeholder = data.score[rows] if data.has_outcome else np.zeros(len(rows))
+    observed = pm.Data("alliance_observed", placeholder, dims="obs")
+    model = pm.modelcontext(None)
+    patient, rater, time = model["patient_idx"], model["rater_idx"], model["time"]
+    n_patients, n_raters = data.n_patients, data.n_raters
+
+    def logp(value, mean, sd, x, r, p, cholesky):
+        # PyMC broadcasts the factor over the batch of observations: every copy is the same
+        while cholesky.ndim > 2:
+            cholesky = cholesky[0]
+        return patient_log_density(value, mean, sd, x, r, p, cholesky, n_patients, n_raters)
+
+    def random(mean, sd, x, r, p, cholesky, rng=None, size=None):
+        cholesky = np.asarray(cholesky).reshape(-1, *np.shape(cholesky)[-2:])[0]
+        effects = rng.standard_normal((n_patients, cholesky.shape[0])) @ cholesky.T
+        p, r = np.asarray(p, dtype=int), np.asarray(r, dtype=int)
+        shift = effects[p, 2 * r] + effects[p, 2 * r + 1] * x
+        return mean + shift + sd * rng.standard_normal(np.shape(mean))
+
+    return pm.CustomDist(
+        "alliance",
+        mu,
+        sigma,
+        time,
+        rater,
+        patient,
+        chol,
+        logp=logp,
+        random=random,
+        signature="(),(),(),(),(),(k,k)->()",
         observed=observed,
         dims="obs",
     )

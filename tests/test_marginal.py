@@ -1,0 +1,120 @@
+"""Marginalised patient effects: exact marginal log-density and exact conditional draws."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pytensor.graph.traversal import ancestors
+from scipy import stats
+
+import alliance_bayes as ab
+from alliance_bayes.models._marginal import draw_conditional_effects
+from conftest import TINY_TRUTH
+
+
+def gappy_data(raters):
+    """Unequal lengths: dropout, 10 % missing at random, one or two raters."""
+    design = ab.Design(
+        n_therapists=5,
+        patients_per_therapist=3,
+        sessions=[1.0, 2.0, 4.0, 8.0],
+        raters=raters,
+        retention=[1, 1, 0.7, 0.5],
+        missing_rate=0.1,
+        therapist_covariates=ab.CovariateDesign(names=["burdens"]),
+        scale=[1.0, 7.0],
+    )
+    planned = ab.growth_model(design.to_data(random_seed=1))
+    truth = ab.Truth(TINY_TRUTH)
+    return ab.simulate(
+        planned, {k: _for(v, raters) for k, v in truth.values.items()}, random_seed=3
+    )
+
+
+def _for(value, raters):
+    if isinstance(value, dict) and set(value) >= {"patient", "therapist"}:
+        return {r: value[r] for r in raters}
+    if isinstance(value, dict) and any(":" in k for k in value):
+        return {
+            k: v
+            for k, v in value.items()
+            if all(part.split(":")[0] in raters for part in k.split(" ~ "))
+        }
+    return value
+
+
+def _mvnormal_logp(data, mean, sigma, cov):
+    obs = data.observed
+    y, p = data.score[obs], data.obs_patient[obs]
+    r, x = data.obs_rater[obs], data.time[obs]
+    total = 0.0
+    for patient in np.unique(p):
+        i = p == patient
+        z = np.zeros((i.sum(), cov.shape[0]))
+        z[np.arange(i.sum()), 2 * r[i]] = 1.0
+        z[np.arange(i.sum()), 2 * r[i] + 1] = x[i]
+        total += stats.multivariate_normal(
+            mean[i], z @ cov @ z.T + np.diag(sigma[r[i]] ** 2)
+        ).logpdf(y[i])
+    return total
+
+
+@pytest.mark.parametrize("raters", [["patient"], ["patient", "therapist"]])
+def test_marginal_log_density_equals_the_multivariate_normal(raters):
+    data = gappy_data(raters)
+    assert (~data.observed).any()  # missing values and unequal lengths are exercised
+    model = ab.growth_model(data, marginal=True)
+    assert "patient_offset" not in model.named_vars and "patient_sd" in model.named_vars
+    rng = np.random.default_rng(0)
+    point = {k: rng.normal(scale=0.3, size=np.shape(v)) for k, v in model.initial_point().items()}
+    logp = model.compile_logp(vars=[model["alliance"]], jacobian=False)(point)
+    mean_node = next(v for v in ancestors([model["alliance"]]) if v.name == "alliance_mean")
+    names = [mean_node, model["sigma"], model["patient_sd"], model["patient_corr"]]
+    values = model.compile_fn(
+        model.replace_rvs_by_values(names),
+        inputs=model.value_vars,
+        on_unused_input="ignore",
+        point_fn=False,
+    )(**point)
+    mean, sigma, sd, corr = values
+    expected = _mvnormal_logp(data, mean, sigma, np.diag(sd) @ corr @ np.diag(sd))
+    assert logp == pytest.approx(expected, rel=1e-9)
+
+
+def test_marginal_only_for_the_normal_likelihood():
+    with pytest.raises(ValueError, match="normal likelihood only"):
+        ab.growth_model(gappy_data(["patient"]), marginal=True, likelihood="student_t")
+
+
+def test_conditional_effect_draws_match_the_gaussian_conditional():
+    """Mean and covariance of b | y against the joint-Gaussian formulas, one patient."""
+    rng = np.random.default_rng(1)
+    k, n = 4, 5
+    time = np.array([0.0, 0.5, 1.0, 0.0, 1.0])
+    rater = np.array([0, 0, 0, 1, 1])
+    cov = np.array(
+        [[0.4, -0.05, 0.1, 0], [-0.05, 0.05, 0, 0], [0.1, 0, 0.3, 0.02], [0, 0, 0.02, 0.04]]
+    )
+    sigma = np.array([0.3, 0.3, 0.3, 0.5, 0.5])
+    mean = rng.normal(5, 0.2, n)
+    y = rng.normal(5, 0.5, n)
+    z = np.zeros((n, k))
+    z[np.arange(n), 2 * rater] = 1.0
+    z[np.arange(n), 2 * rater + 1] = time
+    v = z @ cov @ z.T + np.diag(sigma**2)
+    gain = cov @ z.T @ np.linalg.inv(v)
+    expected_mean = gain @ (y - mean)
+    expected_cov = cov - gain @ z @ cov
+    draws = draw_conditional_effects(
+        np.tile(mean, (40_000, 1)),
+        np.tile(sigma, (40_000, 1)),
+        y,
+        time,
+        rater,
+        np.zeros(n, dtype=int),
+        np.tile(cov, (40_000, 1, 1)),
+        1,
+        rng,
+    )[:, 0]
+    np.testing.assert_allclose(draws.mean(0), expected_mean, atol=0.01)
+    np.testing.assert_allclose(np.cov(draws.T), expected_cov, atol=0.005)
