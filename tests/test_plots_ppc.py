@@ -59,6 +59,16 @@ def test_density_overlay_per_rater(fake):
     assert all(len(ax.get_lines()) >= 12 for ax in axes)  # 10 replicates, observed, mean
 
 
+def test_prior_density_of_a_planned_design(tiny_planned):
+    prior = ab.prior_predictive(tiny_planned, draws=20, random_seed=1)
+    fig = ab.plot_density(prior, group="prior", num_pp_samples=5, random_seed=1)
+    axes = _visible(fig)
+    assert [ax.get_title() for ax in axes] == [
+        f"{r}-rated alliance (prior predictive)" for r in RATERS
+    ]
+    assert all(len(ax.get_lines()) == 6 for ax in axes)  # 5 replicates and the pooled density
+
+
 def test_statistics_panels(fake):
     fig = ab.plot_statistics(fake, {"median": lambda f: f["alliance"].median()}, columns=2)
     assert isinstance(fig, Figure)

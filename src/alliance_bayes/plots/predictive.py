@@ -118,7 +118,8 @@ def plot_density(
 ) -> Figure:
     """Density of the observed ratings over densities of predictive replicates, per rater.
 
-    ArviZ's ``plot_ppc`` on each rater's ratings.
+    ArviZ's ``plot_ppc`` on each rater's ratings; for a planned design (prior predictive
+    draws, no ratings yet) the densities of replicate data sets alone.
 
     Examples
     --------
@@ -130,23 +131,42 @@ def plot_density(
     raters = list(dict.fromkeys(frame["rater"]))
     fig, axes = plt.subplots(1, len(raters), figsize=(5.0 * len(raters), 3.6), squeeze=False)
     obs = idata[GROUPS[group]]["obs"].to_numpy()
+    rng = np.random.default_rng(random_seed)
     for ax, rater in zip(axes[0], raters, strict=True):
         rows = (frame["rater"] == rater).to_numpy()
-        az.plot_ppc(
-            idata,
-            group=group,
-            var_names=["alliance"],
-            coords={"obs": obs[rows]},
-            observed=observed,
-            num_pp_samples=num_pp_samples,
-            random_seed=random_seed,
-            ax=ax,
-        )
+        if not observed:  # a planned design: ArviZ's plot_ppc needs observed data
+            _predictive_densities(ax, idata, group, rows, num_pp_samples, rng)
+        else:
+            az.plot_ppc(
+                idata,
+                group=group,
+                var_names=["alliance"],
+                coords={"obs": obs[rows]},
+                num_pp_samples=num_pp_samples,
+                random_seed=random_seed,
+                ax=ax,
+            )
         ax.set_title(_rater_title(str(rater), f"alliance ({group} predictive)"))
         ax.set_xlabel("alliance")
         ax.set_ylabel("density")
     fig.tight_layout()
     return fig
+
+
+def _predictive_densities(
+    ax: Any, idata: az.InferenceData, group: str, rows: np.ndarray, n: int, rng: Any
+) -> None:
+    """Densities of ``n`` predictive data sets and of all of them pooled (no observed data)."""
+    from arviz.stats.density_utils import kde
+
+    draws = predictive_draws(idata, group)[:, rows]
+    for k, i in enumerate(rng.choice(len(draws), size=min(n, len(draws)), replace=False)):
+        grid, density = kde(draws[i])
+        label = f"{group} predictive" if k == 0 else None
+        ax.plot(grid, density, color="C0", alpha=0.2, lw=0.8, label=label)
+    grid, density = kde(draws.ravel())
+    ax.plot(grid, density, color="C1", ls="--", lw=1.5, label=f"{group} predictive (pooled)")
+    ax.legend(fontsize=7)
 
 
 def plot_statistics(
