@@ -17,6 +17,7 @@ from alliance_bayes.checks.statistics import (
     default_statistics,
     predictive_frame,
 )
+from alliance_bayes.data import Covariates
 from alliance_bayes.models._info import structure_key
 from conftest import fake_fit
 
@@ -54,6 +55,21 @@ def test_rebuild_keeps_only_observed_rows_and_missing_covariates(tiny_datasets):
     np.testing.assert_array_equal(rebuilt.score, score[np.isfinite(score)])
     np.testing.assert_array_equal(np.isnan(rebuilt.therapist_covariates.values), np.isnan(values))
     np.testing.assert_allclose(rebuilt.therapist_covariates.mean, data.therapist_covariates.mean)
+
+
+def test_rebuild_without_covariates_takes_the_labels_from_the_posterior(tiny_datasets):
+    """Without therapist covariates, constant_data has no therapist coordinate."""
+    model = ab.growth_model(tiny_datasets[0], therapist_covariates=[])
+    fake = fake_fit(model, draws=5)
+    assert "therapist" not in fake.constant_data.coords
+    assert (
+        rebuild_data(fake).fingerprint()
+        == dataclasses.replace(
+            tiny_datasets[0], therapist_covariates=Covariates.empty(12)
+        ).fingerprint()
+    )
+    with pytest.warns(ab.ParetoKWarning):  # prior draws as a posterior
+        assert ab.loo(fake, by="therapist").n_data_points == 12
 
 
 # ----------------------------------------------------------------------------- predictive draws

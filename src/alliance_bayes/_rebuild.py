@@ -28,6 +28,18 @@ def _labels(values: Any) -> np.ndarray:
     return np.asarray(np.asarray(values).tolist(), dtype=object)
 
 
+def coord_labels(idata: az.InferenceData, dim: str) -> np.ndarray:
+    """The labels of ``dim`` (e.g. ``therapist``) from whichever group of the fit carries them.
+
+    ``constant_data`` holds a dimension only when some data variable has it (therapists, when
+    there are therapist covariates); the posterior always has the random effects' dimensions.
+    """
+    for group in ("constant_data", "posterior", "prior", "observed_data"):
+        if group in idata.groups() and dim in idata[group].coords:
+            return _labels(idata[group][dim].to_numpy())
+    raise ValueError(f"the fit has no coordinate {dim!r}.")
+
+
 def _attrs(idata: az.InferenceData, key: str) -> Any:
     if key not in idata.attrs:
         raise ValueError(
@@ -96,7 +108,7 @@ def rebuild_data(idata: az.InferenceData) -> AllianceData:
         if "observed_data" in idata.groups()
         else np.full(n_obs, np.nan)  # a planned design: no outcome yet
     )
-    therapist_labels = _labels(constant["therapist"].to_numpy())
+    therapist_labels = coord_labels(idata, "therapist")
     rater_labels = tuple(info.get("rater_labels") or (SINGLE_RATER,))
     t_names = _names(constant, "therapist_covariate")
     if spec.kind == "regression":
@@ -109,7 +121,7 @@ def rebuild_data(idata: az.InferenceData) -> AllianceData:
         p_names: list[str] = []
     else:
         patient_therapist = constant["therapist_of_patient"].to_numpy().astype(int)
-        patient_labels = _labels(constant["patient"].to_numpy())
+        patient_labels = coord_labels(idata, "patient")
         obs_patient = constant["patient_idx"].to_numpy().astype(int)
         obs_rater = constant["rater_idx"].to_numpy().astype(int)
         time = np.asarray(constant["time"].to_numpy(), dtype=float)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ._rebuild import coord_labels
 from .errors import show_some
 
 GROUPINGS = ("obs", "patient", "therapist")
@@ -46,14 +47,14 @@ def group_codes(idata: az.InferenceData, by: str) -> tuple[np.ndarray, list[Any]
     if "patient_idx" in constant:
         patient = constant["patient_idx"].to_numpy().astype(int)
         if by == "patient":
-            return patient, list(constant["patient"].to_numpy().tolist())
+            return patient, coord_labels(idata, "patient").tolist()
         therapist = constant["therapist_of_patient"].to_numpy().astype(int)[patient]
-        return therapist, list(constant["therapist"].to_numpy().tolist())
+        return therapist, coord_labels(idata, "therapist").tolist()
     if by == "patient":
         raise ValueError("this model has no patient level (one rating per therapist).")
-    return constant["therapist_idx"].to_numpy().astype(int), list(
-        constant["therapist"].to_numpy().tolist()
-    )
+    return constant["therapist_idx"].to_numpy().astype(int), coord_labels(
+        idata, "therapist"
+    ).tolist()
 
 
 def grouped_log_likelihood(idata: az.InferenceData, by: str = "obs") -> az.InferenceData:
