@@ -62,6 +62,20 @@ def cholesky(m: Matrix) -> Matrix:
     return low
 
 
+def cholesky_from_sd_corr(sd: Any, corr: Any, k: int) -> Any:
+    """(k, k) Cholesky factor of ``diag(sd) corr diag(sd)``, as one tensor.
+
+    Built from the stored ``<level>_sd`` and ``<level>_corr`` (not from the sampler's internal
+    factor) so that the likelihood is a function of vocabulary variables only.
+    """
+    low = cholesky([[corr[i, j] for j in range(k)] for i in range(k)])
+    rows = [
+        pt.stack([sd[i] * low[i][j] if j <= i else pt.zeros(()) for j in range(k)])
+        for i in range(k)
+    ]
+    return pt.stack(rows)
+
+
 def forward_solve(low: Matrix, b: list[Any]) -> list[Any]:
     """``L^-1 b`` for lower-triangular ``L``, unrolled."""
     out: list[Any] = []

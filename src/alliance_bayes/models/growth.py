@@ -24,7 +24,7 @@ from ..spec import ModelSpec
 from ._covariates import select_covariates, therapist_covariate_matrix
 from ._effects import correlated_covariance, correlated_effects
 from ._info import attach_info
-from ._marginal import patient_log_density
+from ._marginal import cholesky_from_sd_corr, patient_log_density
 
 
 def growth_model(
@@ -135,7 +135,8 @@ def growth_model(
         # Per-group contributions to level and growth, shape (group, rater), gathered per row.
         t_level, t_growth = a[:, 0::2], a[:, 1::2]
         if spec.marginal:  # patient effects are integrated out of the likelihood
-            patient_chol = correlated_covariance("patient", **patient_block)
+            correlated_covariance("patient", **patient_block)
+            patient_chol = cholesky_from_sd_corr(model["patient_sd"], model["patient_corr"], n_comp)
             p_level = p_growth = pt.zeros((data.n_patients, data.n_raters))
         else:
             b = correlated_effects("patient", centered=spec.centered, **patient_block)
