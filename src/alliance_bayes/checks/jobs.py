@@ -23,26 +23,10 @@ from ..fit import compiled_model, fit
 from ..models import build_model
 from ..simulate import draw_prior, simulate
 from ..spec import Design, ModelSpec
+from ..summary import FIXED_EFFECTS, SCALES
 
 QUANTILES = (0.005, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975, 0.995)
-POPULATION = (
-    "level",
-    "growth",
-    "level_coef",
-    "growth_coef",
-    "patient_level_coef",
-    "patient_growth_coef",
-    "therapist_sd",
-    "patient_sd",
-    "therapist_corr",
-    "patient_corr",
-    "sigma",
-    "nu",
-    "intercept",
-    "coef",
-    "coef_std",
-    "r2",
-)
+POPULATION = (*FIXED_EFFECTS, *SCALES, "therapist_corr", "patient_corr")
 
 
 @dataclass(frozen=True)
