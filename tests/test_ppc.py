@@ -229,6 +229,13 @@ def test_user_statistics_are_functions_of_a_frame(fake):
     assert table["p_value"].between(0, 1).all()
 
 
+def test_default_statistics_are_chosen_by_name(fake):
+    table = ab.ppc_statistics(fake.copy(), ["ceiling", "max"], random_seed=1)
+    assert list(table["statistic"]) == ["ceiling", "ceiling", "max", "max"]
+    with pytest.raises(KeyError, match="no default statistic 'median'"):
+        ab.ppc_statistics(fake.copy(), ["median"])
+
+
 def test_default_table_columns_and_prior_group_on_a_planned_design(tiny_planned):
     prior = ab.prior_predictive(tiny_planned, draws=30, random_seed=2)
     table = ab.ppc_statistics(prior, group="prior")

@@ -337,16 +337,21 @@ def default_statistics(scale: tuple[float, float] | None = None) -> dict[str, St
 
 
 def _as_statistics(statistics: Any, scale: tuple[float, float] | None) -> dict[str, Statistic]:
+    defaults = default_statistics(scale)
     if statistics is None:
-        return default_statistics(scale)
-    if isinstance(statistics, Statistic) or callable(statistics):
+        return defaults
+    if isinstance(statistics, Statistic | str) or callable(statistics):
         statistics = [statistics]
     if isinstance(statistics, Mapping):
         items = list(statistics.items())
     else:
-        items = [
-            (getattr(s, "name", None) or getattr(s, "__name__", "statistic"), s) for s in statistics
-        ]
+        items = []
+        for s in statistics:
+            if isinstance(s, str):  # a default statistic by name
+                if s not in defaults:
+                    raise KeyError(f"no default statistic {s!r}; they are {sorted(defaults)}.")
+                s = defaults[s]
+            items.append((getattr(s, "name", None) or getattr(s, "__name__", "statistic"), s))
     out = {}
     for name, stat in items:
         out[name] = stat if isinstance(stat, Statistic) else Statistic(name, stat)
@@ -483,7 +488,8 @@ def ppc_statistics(
         and made first when the group is missing.
     statistics
         ``None`` for :func:`default_statistics`; otherwise a :class:`Statistic`, a function of a
-        frame, or a list or dict of them (a dict's keys name them). The frame holds one rater's
+        frame, a default statistic's name, or a list or dict of them (a dict's keys name them).
+        The frame holds one rater's
         rows with columns ``therapist``, ``patient``, ``rater``, ``session``, ``time`` (coded)
         and ``alliance``; a function returns a number or a dict ``{label: number}``.
     group
