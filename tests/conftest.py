@@ -188,7 +188,7 @@ def fake_fit(model, draws: int = 40, seed: int = 0):
     import xarray as xr
 
     from alliance_bayes import prior_predictive
-    from alliance_bayes.checks._conditional import log_likelihood_function
+    from alliance_bayes.fit import log_likelihood_function
 
     chains = [prior_predictive(model, draws=draws, random_seed=seed + c) for c in (0, 1)]
     posterior = xr.concat([c.prior for c in chains], dim="chain").assign_coords(chain=[0, 1])
@@ -198,7 +198,7 @@ def fake_fit(model, draws: int = 40, seed: int = 0):
         constant_data=chains[0].constant_data,
     )
     idata.attrs.update(chains[0].attrs)
-    (loglik,) = log_likelihood_function(model, list(posterior.data_vars))(posterior)
+    loglik = log_likelihood_function(model)(model, posterior)
     idata.add_groups(
         log_likelihood=xr.Dataset(
             {"alliance": (("chain", "draw", "obs"), loglik)},

@@ -80,7 +80,7 @@ def compiled_model(model: pm.Model, backend: str = "numba") -> _Compiled:
     if cached is None:
         _COUNTS["compile"] += 1
         compiled = nutpie.compile_pymc_model(model, backend=backend, var_names=_stored_names(model))
-        cached = _Compiled(compiled, _loglik_function(model))
+        cached = _Compiled(compiled, log_likelihood_function(model))
         _CACHE[key] = cached
         return cached
     _COUNTS["reuse"] += 1
@@ -114,7 +114,7 @@ class _Loglik:
         return out
 
 
-def _loglik_function(model: pm.Model) -> _Loglik:
+def log_likelihood_function(model: pm.Model) -> _Loglik:
     """Compile the log-likelihood once, with data as inputs so any same-shape model can use it."""
     # The parameters become inputs before the logp is derived: deriving it first and looking
     # for them afterwards misses all of them for the censored likelihood, whose logp derivation
@@ -217,7 +217,7 @@ def fit(
                 var_names=_stored_names(model),
                 compute_convergence_checks=False,
             )
-        loglik = _loglik_function(model) if log_likelihood else None
+        loglik = log_likelihood_function(model) if log_likelihood else None
     else:
         raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {sampler!r}.")
     idata = _with_model_coords(idata, model)

@@ -93,24 +93,6 @@ def conditional_function(
     return ConditionalFunction(function, tuple(names))
 
 
-def log_likelihood_function(model: pm.Model, available: Sequence[str]) -> ConditionalFunction:
-    """Pointwise log-likelihood of the observed ``alliance`` given the stored variables.
-
-    The stored variables replace their nodes before the logp is derived (a censored logp
-    derivation clones the graph, so replacing afterwards would miss them).
-    """
-    graph = set(ancestors([model["alliance"]]))
-    names = [n for n in available if n in model.named_vars and model[n] in graph]
-    inputs = [model[n].type(name=n) for n in names]
-    given = dict(zip([model[n] for n in names], inputs, strict=True))
-    alliance = graph_replace(model["alliance"], given, strict=False)
-    logp = pm.logp(alliance, model["alliance_observed"])
-    left = sorted({str(v.name or v.owner.op) for v in ancestors([logp]) if _is_random(v)})
-    if left:
-        raise ValueError(f"the stored draws do not determine {left}.")
-    return ConditionalFunction(compile_pymc(inputs, [logp], on_unused_input="ignore"), tuple(names))
-
-
 def alliance_mean(model: pm.Model) -> Any:
     """The expected alliance per observation (``mu``), named ``alliance_mean`` in the graph."""
     for variable in ancestors([model["alliance"]]):
