@@ -229,6 +229,22 @@ def test_user_statistics_are_functions_of_a_frame(fake):
     assert table["p_value"].between(0, 1).all()
 
 
+def test_statistics_undefined_on_the_design_are_left_out():
+    """The therapist regression has one rating per therapist: no ICC, slopes or lags."""
+    data = ab.Design.razzaque_2015().to_data(random_seed=1)
+    simulated = ab.simulate(ab.therapist_regression(data), ab.Truth.razzaque_2015(), random_seed=2)
+    table = ab.ppc_statistics(fake_fit(ab.therapist_regression(simulated), draws=10))
+    assert list(table["statistic"]) == [
+        "mean (session 1)",
+        "sd (session 1)",
+        "ceiling",
+        "min",
+        "max",
+        "therapist_means_sd",
+    ]
+    assert table["p_value"].notna().all()
+
+
 def test_default_statistics_are_chosen_by_name(fake):
     table = ab.ppc_statistics(fake.copy(), ["ceiling", "max"], random_seed=1)
     assert list(table["statistic"]) == ["ceiling", "ceiling", "max", "max"]

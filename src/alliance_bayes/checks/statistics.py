@@ -74,7 +74,7 @@ class Statistic:
 
     Examples
     --------
-    >>> median = Statistic("median", lambda frame: frame["alliance"].median())
+    >>> median = Statistic("median", lambda frame: float(frame["alliance"].median()))
     >>> median.of_frame(pd.DataFrame({"alliance": [1.0, 2.0, 6.0]}))
     2.0
     """
@@ -458,13 +458,16 @@ def statistic_draws(
             else:
                 observed = {k: np.array([np.nan]) for k in predicted}
             for label, draws in predicted.items():
+                value = float(observed.get(label, [np.nan])[0])
+                if np.isnan(value) and not np.isfinite(draws).any():
+                    continue  # not defined on this design (e.g. slopes with one rating each)
                 out.append(
                     StatisticDraws(
                         statistic=_label(stat.name, label),
                         name=stat.name,
                         label=label,
                         rater=str(rater),
-                        observed=float(observed.get(label, [np.nan])[0]),
+                        observed=value,
                         draws=draws,
                     )
                 )
