@@ -242,7 +242,8 @@ def demo(
     console.print(_report(idata, "markdown"), markup=False, soft_wrap=True)
     console.print(
         "\nTrue values: growth_coef[patient, burdens] = -0.03, "
-        "growth_coef[therapist, satisfactions] = +0.03 (Truth.nissen_lie_2013)."
+        "growth_coef[therapist, satisfactions] = +0.03 (Truth.nissen_lie_2013).",
+        markup=False,
     )
 
 

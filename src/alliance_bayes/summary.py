@@ -217,7 +217,11 @@ def format_table(table: pd.DataFrame, fmt: str = "markdown", digits: int = 3) ->
     shown = table.dropna(axis=1, how="all")
     if fmt == "csv":
         return shown.to_csv(index=False)
-    cells = [[_cell(v, digits) for v in row] for row in shown.itertuples(index=False)]
+    places = [0 if str(c).startswith("ess") else digits for c in shown.columns]
+    cells = [
+        [_cell(v, p) for v, p in zip(row, places, strict=True)]
+        for row in shown.itertuples(index=False)
+    ]
     header = [str(c) for c in shown.columns]
     numeric = [pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
     if fmt == "markdown":
