@@ -143,43 +143,17 @@ def growth_model(
             p_level, p_growth = b[:, 0::2], b[:, 1::2]
         if t_names:
             z = therapist_covariate_matrix(data, t_cols)
-            t_level = (
-                t_level
-                + z
-                @ prior_variable(
-                    "level_coef", resolved["level_coef"], dims=("rater", "therapist_covariate")
-                ).T
-            )
-            t_growth = (
-                t_growth
-                + z
-                @ prior_variable(
-                    "growth_coef", resolved["growth_coef"], dims=("rater", "therapist_covariate")
-                ).T
-            )
+            t_level = t_level + _effect_of(z, "level_coef", resolved, "therapist_covariate")
+            t_growth = t_growth + _effect_of(z, "growth_coef", resolved, "therapist_covariate")
         if p_names:
             w = pm.Data(
                 "patient_covariates",
                 data.patient_covariates.values[:, p_cols],
                 dims=("patient", "patient_covariate"),
             )
-            p_level = (
-                p_level
-                + w
-                @ prior_variable(
-                    "patient_level_coef",
-                    resolved["patient_level_coef"],
-                    dims=("rater", "patient_covariate"),
-                ).T
-            )
-            p_growth = (
-                p_growth
-                + w
-                @ prior_variable(
-                    "patient_growth_coef",
-                    resolved["patient_growth_coef"],
-                    dims=("rater", "patient_covariate"),
-                ).T
+            p_level = p_level + _effect_of(w, "patient_level_coef", resolved, "patient_covariate")
+            p_growth = p_growth + _effect_of(
+                w, "patient_growth_coef", resolved, "patient_covariate"
             )
         mu = (
             level[rater_idx]
@@ -201,6 +175,11 @@ def growth_model(
 
     used = {k: v for k, v in resolved.items() if k in _used_priors(spec, t_names, p_names)}
     return attach_info(model, spec=spec, data=data, priors=used)
+
+
+def _effect_of(covariates: Any, name: str, priors: dict[str, Prior], dim: str) -> Any:
+    """(group, rater) contribution of covariates through the coefficient ``name`` (rater, dim)."""
+    return covariates @ prior_variable(name, priors[name], dims=("rater", dim)).T
 
 
 def _names(names: Sequence[str] | None) -> list[str] | None:
