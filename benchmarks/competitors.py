@@ -1,0 +1,414 @@
+"""alliance_bayes against PyMC's NUTS, bambi and statsmodels MixedLM on the same data and model.
+
+Run:   python benchmarks/competitors.py                  (full: 4 chains x 1000 draws, manual)
+       python benchmarks/competitors.py --smoke --out DIR (tiny; CI runs it so it cannot rot)
+Needs: pip install -e ".[test]" (bambi 0.17 and statsmodels are in the test extra)
+
+Model: the single-rater Nissen-Lie growth model (models/nissen_lie_2013_patient.toml),
+``y ~ time * (burdens + satisfactions) + (time | therapist) + (time | patient)``, simulated
+from ``Truth.nissen_lie_2013()``. Every replicate simulates one data set and runs every
+competitor on it, in an order that rotates from replicate to replicate (alternating, so drifts
+of the machine's speed are shared). Competitors:
+
+- ``alliance_bayes``: ``ab.fit`` with default settings (nutpie); compile timed separately. Each
+  replicate drops the in-process compiled model first, so its compile time is what a new
+  process pays (cold the first time, from the on-disk cache afterwards if there is one).
+- ``alliance_bayes_marginal``: the same with the patient effects integrated out (``marginal``).
+- ``pymc_nuts``: the same PyMC model sampled by ``pm.sample`` (PyMC's own NUTS).
+- ``bambi``: bambi 0.17 with the formula above, its default priors and sampler (PyMC NUTS).
+  bambi's group effects are uncorrelated, so the correlations are not shared parameters.
+- ``mixedlm``: statsmodels MixedLM (REML) with a therapist random intercept and slope and
+  patient intercept and slope variance components: the frequentist floor (no ESS).
+
+Figures per fit: compile s, sampling s, min bulk ESS over the shared parameters (fixed effects,
+residual SD, therapist and patient SDs of level and growth), ESS/s while sampling and including
+compile, divergences, max R-hat over the shared parameters, and ratios against alliance_bayes.
+JSON and a markdown table (with the machine and package versions) go to ``--out``
+(default benchmarks/results/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+import alliance_bayes as ab
+from alliance_bayes.fit import clear_compile_cache, compiled_model
+
+COVARIATES = ("burdens", "satisfactions")
+RATER = "patient"
+# Shared parameters: our vocabulary name and selection -> bambi's name.
+SHARED = {
+    ("level", ()): "Intercept",
+    ("growth", ()): "time",
+    ("level_coef", ("burdens",)): "burdens",
+    ("level_coef", ("satisfactions",)): "satisfactions",
+    ("growth_coef", ("burdens",)): "time:burdens",
+    ("growth_coef", ("satisfactions",)): "time:satisfactions",
+    ("sigma", ()): "sigma",
+    ("therapist_sd", ("level",)): "1|therapist_sigma",
+    ("therapist_sd", ("growth",)): "time|therapist_sigma",
+    ("patient_sd", ("level",)): "1|patient_sigma",
+    ("patient_sd", ("growth",)): "time|patient_sigma",
+}
+PACKAGES = (
+    "alliance_bayes",
+    "pymc",
+    "pytensor",
+    "nutpie",
+    "numba",
+    "arviz",
+    "bambi",
+    "statsmodels",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    draws: int
+    tune: int
+    chains: int
+    replicates: int
+    n_therapists: int | None  # None: the spec's design (70 therapists, 227 patients)
+    seed: int
+
+
+FULL = Settings(draws=1000, tune=1000, chains=4, replicates=1, n_therapists=None, seed=2013)
+SMOKE = Settings(draws=40, tune=40, chains=2, replicates=1, n_therapists=8, seed=7)
+
+
+# ---------------------------------------------------------------------------- data
+def spec_for(settings: Settings, marginal: bool = False) -> ab.ModelSpec:
+    spec = ab.ModelSpec.shipped("nissen_lie_2013_patient")
+    spec.marginal = marginal
+    if settings.n_therapists is not None:
+        spec.design.n_therapists = settings.n_therapists
+        spec.design.patients_per_therapist = 3
+    return spec
+
+
+def simulate_study(settings: Settings, replicate: int) -> ab.AllianceData:
+    spec = spec_for(settings)
+    planned = ab.growth_model(spec.design.to_data(random_seed=settings.seed), spec=spec)
+    return ab.simulate(planned, ab.Truth.nissen_lie_2013(), random_seed=settings.seed + replicate)
+
+
+def flat_frame(data: ab.AllianceData) -> pd.DataFrame:
+    """One row per observed rating: coded time, standardised covariates, group labels."""
+    therapist = data.obs_therapist
+    frame = pd.DataFrame(
+        {
+            "y": data.score,
+            "time": data.time,
+            "therapist": pd.Categorical(therapist.astype(str)),
+            "patient": pd.Categorical(data.obs_patient.astype(str)),
+        }
+    )
+    names = list(data.therapist_covariates.names)
+    for name in COVARIATES:
+        frame[name] = data.therapist_covariates.values[therapist, names.index(name)]
+    return frame[np.isfinite(frame["y"])].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------- figures
+def _ours_draws(posterior) -> dict[str, np.ndarray]:
+    """(chain, draw) arrays of the shared parameters, keyed by bambi's names."""
+    out = {}
+    for (name, selection), label in SHARED.items():
+        array = posterior[name]
+        if "rater" in array.dims:
+            array = array.sel(rater=RATER)
+        if selection:
+            (dim,) = [d for d in array.dims if d not in ("chain", "draw")]
+            key = selection[0] if dim == "therapist_covariate" else f"{RATER}:{selection[0]}"
+            array = array.sel({dim: key})
+        out[label] = array.to_numpy()
+    return out
+
+
+def _bambi_draws(posterior) -> dict[str, np.ndarray]:
+    missing = [label for label in SHARED.values() if label not in posterior]
+    if missing:
+        raise KeyError(f"bambi's posterior lacks {missing}; its names are {list(posterior)}.")
+    return {label: posterior[label].to_numpy() for label in SHARED.values()}
+
+
+def figures(draws: dict[str, np.ndarray], divergences: int, compile_s: float, sample_s: float):
+    dataset = az.convert_to_dataset({k: v for k, v in draws.items()})
+    ess = az.ess(dataset, method="bulk")
+    ess_values = {k: float(ess[k]) for k in draws}
+    rhat = az.rhat(dataset) if next(iter(draws.values())).shape[0] > 1 else None
+    min_ess = min(ess_values.values())
+    return {
+        "compile_s": round(compile_s, 2),
+        "sample_s": round(sample_s, 2),
+        "min_bulk_ess": round(min_ess, 1),
+        "min_ess_parameter": min(ess_values, key=ess_values.get),
+        "ess_per_s": round(min_ess / sample_s, 3),
+        "ess_per_s_with_compile": round(min_ess / (compile_s + sample_s), 3),
+        "divergences": int(divergences),
+        "max_r_hat": round(float(max(rhat[k] for k in draws)), 4) if rhat is not None else None,
+        "means": {k: round(float(v.mean()), 4) for k, v in draws.items()},
+    }
+
+
+def _divergences(idata) -> int:
+    stats = idata.sample_stats
+    return int(stats["diverging"].sum()) if "diverging" in stats else 0
+
+
+# ---------------------------------------------------------------------------- competitors
+def run_alliance_bayes(data, settings: Settings, marginal: bool = False) -> dict:
+    model = ab.growth_model(data, spec=spec_for(settings, marginal=marginal))
+    clear_compile_cache()
+    start = time.perf_counter()
+    compiled_model(model)
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    idata = ab.fit(
+        model,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        random_seed=settings.seed,
+        progressbar=False,
+        log_likelihood=False,
+        patient_effects=False,
+    )
+    sample_s = time.perf_counter() - start
+    return figures(_ours_draws(idata.posterior), _divergences(idata), compile_s, sample_s)
+
+
+def run_pymc_nuts(data, settings: Settings) -> dict:
+    model = ab.growth_model(data, spec=spec_for(settings))
+    start = time.perf_counter()
+    idata = ab.fit(
+        model,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        sampler="pymc",
+        random_seed=settings.seed,
+        progressbar=False,
+        log_likelihood=False,
+    )
+    total = time.perf_counter() - start
+    sample_s = float(idata.posterior.attrs.get("sampling_time", total))
+    return figures(_ours_draws(idata.posterior), _divergences(idata), total - sample_s, sample_s)
+
+
+def run_bambi(data, settings: Settings) -> dict:
+    import bambi as bmb
+
+    frame = flat_frame(data)
+    start = time.perf_counter()
+    model = bmb.Model(
+        "y ~ time * (burdens + satisfactions) + (time | therapist) + (time | patient)", frame
+    )
+    idata = model.fit(
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        random_seed=settings.seed,
+        cores=min(settings.chains, os.cpu_count() or 1),
+        progressbar=False,
+    )
+    total = time.perf_counter() - start
+    sample_s = float(idata.posterior.attrs.get("sampling_time", total))
+    return figures(_bambi_draws(idata.posterior), _divergences(idata), total - sample_s, sample_s)
+
+
+def run_mixedlm(data, settings: Settings) -> dict:
+    import statsmodels.formula.api as smf
+
+    frame = flat_frame(data)
+    start = time.perf_counter()
+    model = smf.mixedlm(
+        "y ~ time * (burdens + satisfactions)",
+        frame,
+        groups="therapist",
+        re_formula="~time",
+        vc_formula={"patient": "0 + C(patient)", "patient_time": "0 + C(patient):time"},
+    )
+    result = model.fit(reml=True)
+    seconds = time.perf_counter() - start
+    means = {k: float(result.fe_params[k]) for k in SHARED.values() if k in result.fe_params}
+    means["sigma"] = np.sqrt(result.scale)
+    therapist_var = np.diag(np.asarray(result.cov_re))
+    means["1|therapist_sigma"], means["time|therapist_sigma"] = np.sqrt(therapist_var)
+    patient_var = dict(zip(result.model.exog_vc.names, result.vcomp, strict=True))
+    means["1|patient_sigma"] = np.sqrt(patient_var["patient"])
+    means["time|patient_sigma"] = np.sqrt(patient_var["patient_time"])
+    means = {k: round(float(v), 4) for k, v in means.items()}
+    return {
+        "compile_s": 0.0,
+        "sample_s": round(seconds, 2),
+        "converged": bool(result.converged),
+        "means": means,
+    }
+
+
+COMPETITORS = {
+    "alliance_bayes": run_alliance_bayes,
+    "alliance_bayes_marginal": lambda data, settings: run_alliance_bayes(data, settings, True),
+    "pymc_nuts": run_pymc_nuts,
+    "bambi": run_bambi,
+    "mixedlm": run_mixedlm,
+}
+
+
+# ---------------------------------------------------------------------------- report
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        lines = cpuinfo.read_text().splitlines()
+        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    memory = None
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        total_kb = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
+        memory = round(total_kb / 2**20, 1)
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": memory,
+        "versions": {p: _version(p) for p in PACKAGES},
+    }
+
+
+def _version(package: str) -> str | None:
+    try:
+        return version(package)
+    except Exception:  # an absent competitor is reported, not fatal
+        return None
+
+
+def with_ratios(rows: list[dict]) -> list[dict]:
+    """ESS/s of every fit relative to alliance_bayes in the same replicate (ours / theirs)."""
+    for row in rows:
+        ours = next(
+            r
+            for r in rows
+            if r["replicate"] == row["replicate"] and r["competitor"] == "alliance_bayes"
+        )
+        for key in ("ess_per_s", "ess_per_s_with_compile"):
+            if key in row and key in ours and row[key]:
+                row[f"ours_over_this_{key}"] = round(ours[key] / row[key], 2)
+    return rows
+
+
+def markdown(rows: list[dict], info: dict, settings: Settings) -> str:
+    columns = [
+        ("competitor", "competitor"),
+        ("replicate", "rep"),
+        ("compile_s", "compile s"),
+        ("sample_s", "sampling s"),
+        ("min_bulk_ess", "min bulk ESS"),
+        ("ess_per_s", "ESS/s"),
+        ("ess_per_s_with_compile", "ESS/s incl. compile"),
+        ("divergences", "divergences"),
+        ("max_r_hat", "max R-hat"),
+        ("ours_over_this_ess_per_s", "ours / this, ESS/s"),
+        ("ours_over_this_ess_per_s_with_compile", "ours / this, incl. compile"),
+    ]
+    lines = [
+        "# Competitor benchmark",
+        "",
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; "
+        f"{info['platform']}; Python {info['python']}.",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v) + ".",
+        f"Settings: {settings.chains} chains x {settings.draws} draws after {settings.tune} "
+        f"tuning steps, {settings.replicates} replicate(s), {rows[0]['n_obs']} observations, "
+        f"{rows[0]['n_therapists']} therapists.",
+        "Min bulk ESS over the shared parameters (fixed effects, sigma, therapist and patient "
+        "SDs of level and growth).",
+        "",
+        "| " + " | ".join(title for _, title in columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
+    for row in rows:
+        cells = ["" if row.get(key) is None else str(row.get(key)) for key, _ in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Posterior means (MixedLM: REML estimates) of the shared parameters:", ""]
+    labels = list(SHARED.values())
+    lines.append("| competitor | " + " | ".join(x.replace("|", "\\|") for x in labels) + " |")
+    lines.append("|" + "---|" * (len(labels) + 1))
+    for row in rows:
+        lines.append(
+            "| "
+            + row["competitor"]
+            + " | "
+            + " | ".join(str(row["means"].get(label, "")) for label in labels)
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run(settings: Settings, competitors: list[str], out: Path, tag: str) -> list[dict]:
+    rows = []
+    for replicate in range(settings.replicates):
+        data = simulate_study(settings, replicate)
+        shift = replicate % len(competitors)
+        for name in competitors[shift:] + competitors[:shift]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                row = COMPETITORS[name](data, settings)
+            row = {
+                "competitor": name,
+                "replicate": replicate,
+                "n_obs": int(np.isfinite(data.score).sum()),
+                "n_therapists": data.n_therapists,
+            } | row
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    rows = with_ratios(rows)
+    info = machine()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"competitors{tag}.json").write_text(
+        json.dumps({"machine": info, "settings": settings.__dict__, "rows": rows}, indent=1) + "\n"
+    )
+    (out / f"competitors{tag}.md").write_text(markdown(rows, info, settings))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny settings (CI)")
+    parser.add_argument("--replicates", type=int)
+    parser.add_argument("--draws", type=int)
+    parser.add_argument(
+        "--competitors", help="comma-separated (default: all; with --smoke all but the marginal)"
+    )
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args(argv)
+    settings = SMOKE if args.smoke else FULL
+    changes = {k: v for k, v in {"replicates": args.replicates, "draws": args.draws}.items() if v}
+    settings = Settings(**(settings.__dict__ | changes))
+    default = [c for c in COMPETITORS if not (args.smoke and c.endswith("marginal"))]
+    names = args.competitors.split(",") if args.competitors else default
+    unknown = sorted(set(names) - set(COMPETITORS))
+    if unknown or "alliance_bayes" not in names:
+        parser.error(
+            f"competitors must include alliance_bayes and be among {list(COMPETITORS)}; "
+            f"got {unknown}."
+        )
+    return run(settings, names, args.out, "_smoke" if args.smoke else "")
+
+
+if __name__ == "__main__":
+    main()
