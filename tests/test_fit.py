@@ -145,3 +145,18 @@ def test_convergence_problems_are_reported_and_warned(tiny_fit):
     assert any("divergent" in p for p in problems(report))
     with pytest.warns(ab.ConvergenceWarning, match="divergent"):
         ab.diagnostics.warn_if_unconverged(report)
+
+
+def test_log_likelihood_is_left_out_with_a_warning_when_too_large(tiny_datasets, monkeypatch):
+    fit_module = sys.modules["alliance_bayes.fit"]
+    settings = FIT_SETTINGS | {"draws": 20}
+    n_values = settings["chains"] * 20 * int(tiny_datasets[1].observed.sum())
+    monkeypatch.setattr(fit_module, "LOG_LIKELIHOOD_AUTO_LIMIT", n_values - 1)
+    with pytest.warns(UserWarning, match="log_likelihood=True"):
+        idata = ab.fit(ab.growth_model(tiny_datasets[1]), random_seed=9, **settings)
+    assert "log_likelihood" not in idata.groups()
+    monkeypatch.setattr(fit_module, "LOG_LIKELIHOOD_AUTO_LIMIT", n_values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ab.ConvergenceWarning)
+        idata = ab.fit(ab.growth_model(tiny_datasets[1]), random_seed=9, **settings)
+    assert idata.log_likelihood["alliance"].size == n_values

@@ -118,3 +118,30 @@ def test_conditional_effect_draws_match_the_gaussian_conditional():
     )[:, 0]
     np.testing.assert_allclose(draws.mean(0), expected_mean, atol=0.01)
     np.testing.assert_allclose(np.cov(draws.T), expected_cov, atol=0.005)
+
+
+@pytest.mark.parametrize(
+    ("options", "marginal"),
+    [
+        ({}, True),
+        ({"likelihood": "censored"}, False),
+        ({"likelihood": "student_t"}, False),
+        ({"centered": True}, False),
+        ({"marginal": False}, False),
+        ({"raters": ["patient", "therapist"]}, False),
+        ({"raters": ["patient", "therapist"], "marginal": True}, True),
+    ],
+)
+def test_patient_effects_are_integrated_out_by_default_for_the_normal_likelihood(options, marginal):
+    options = dict(options)
+    data = gappy_data(options.pop("raters", ["patient"]))
+    model = ab.growth_model(data.with_score(np.clip(data.score, 1.5, 6.5)), **options)
+    assert ("patient_effect" not in model.named_vars) is marginal
+    assert ab.models.is_marginal(model) is marginal
+
+
+def test_simulating_from_a_marginal_model_returns_the_patient_effects():
+    data = gappy_data(["patient"])  # simulated from the default (marginal) model
+    assert ab.models.is_marginal(ab.growth_model(data))
+    assert data.truth["patient_effect"].shape == (data.n_patients, 2)
+    assert np.isfinite(data.score[data.observed]).all()

@@ -9,7 +9,6 @@ fit saved in one process can be checked (posterior predictive, R^2) in another.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -18,7 +17,7 @@ import numpy as np
 import pymc as pm
 
 from .data import SINGLE_RATER, AllianceData, Covariates
-from .models import build_model
+from .models import build_model, explicit_effects
 from .priors import resolve_priors
 from .spec import ModelSpec
 
@@ -185,7 +184,5 @@ def predictive_model(idata: az.InferenceData) -> pm.Model:
     ``patient_effect`` drawn from its exact conditional afterwards; predicting new ratings of the
     same patients takes them from the same model with the effects explicit.
     """
-    spec = rebuild_spec(idata)
-    if getattr(spec, "marginal", False) and "patient_effect" in idata.posterior:
-        spec = dataclasses.replace(spec, marginal=False)
-    return build_model(rebuild_data(idata), spec)
+    model = build_model(rebuild_data(idata), rebuild_spec(idata))
+    return explicit_effects(model) if "patient_effect" in idata.posterior else model

@@ -29,9 +29,13 @@ from pytensor.tensor.random.type import RandomGeneratorType
 
 from ._version import __version__
 from .diagnostics import convergence_report, warn_if_unconverged
+from .models import explicit_effects, is_marginal
 from .models._info import model_info, shared_values, structure_key
 
 INTERNAL_SUFFIXES = ("_offset", "_chol_cov")
+# The pointwise log-likelihood is added by default up to this many values (chains x draws x
+# observations; 10**8 float64 values are 800 MB): 4 x 1000 draws of 25,000 ratings.
+LOG_LIKELIHOOD_AUTO_LIMIT = 10**8
 _PACKAGES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "xarray")
 
 
@@ -80,7 +84,7 @@ def compiled_model(model: pm.Model, backend: str = "numba") -> _Compiled:
     if cached is None:
         _COUNTS["compile"] += 1
         compiled = nutpie.compile_pymc_model(model, backend=backend, var_names=_stored_names(model))
-        cached = _Compiled(compiled, log_likelihood_function(model))
+        cached = _Compiled(compiled, log_likelihood_function(explicit_effects(model)))
         _CACHE[key] = cached
         return cached
     _COUNTS["reuse"] += 1
@@ -150,7 +154,7 @@ def fit(
     random_seed: int | None = None,
     progressbar: bool = True,
     cores: int | None = None,
-    log_likelihood: bool = True,
+    log_likelihood: bool | None = None,
     low_rank: bool = False,
     patient_effects: bool = True,
 ) -> az.InferenceData:
@@ -172,10 +176,13 @@ def fit(
     cores
         Chains run in parallel on this many cores (default: all).
     log_likelihood
-        Add the pointwise log-likelihood (needed for LOO).
+        Add the pointwise log-likelihood (needed for LOO). Default (``None``): add it unless it
+        would hold more than ``LOG_LIKELIHOOD_AUTO_LIMIT`` values (a warning says so).
     patient_effects
-        For a model with marginalised patient effects (``marginal=True``): draw them from their
-        exact conditional given each posterior draw, so the posterior keeps ``patient_effect``.
+        For a model with the patient effects integrated out (the default for the normal
+        likelihood): draw them from their exact conditional given each posterior draw, so the
+        posterior keeps ``patient_effect`` and the pointwise log-likelihood is the one of the
+        model with explicit effects.
     low_rank
         nutpie only: adapt a low-rank modified mass matrix (helps with correlated posteriors).
 
@@ -199,6 +206,13 @@ def fit(
     """
     info = model_info(model)
     cores = cores or min(chains, os.cpu_count() or 1)
+    marginal = is_marginal(model)
+    if marginal and not patient_effects:
+        if log_likelihood:
+            raise ValueError("the pointwise log-likelihood needs patient_effects=True.")
+        log_likelihood = False
+    if log_likelihood is None:
+        log_likelihood = _log_likelihood_fits(chains * draws * len(model.coords["obs"]))
     if sampler == "nutpie":
         compiled = compiled_model(model)
         idata = _sample_nutpie(
@@ -217,15 +231,15 @@ def fit(
                 var_names=_stored_names(model),
                 compute_convergence_checks=False,
             )
-        loglik = log_likelihood_function(model) if log_likelihood else None
+        loglik = log_likelihood_function(explicit_effects(model)) if log_likelihood else None
     else:
         raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {sampler!r}.")
     idata = _with_model_coords(idata, model)
     _add_data_groups(idata, model)
-    if log_likelihood:
-        _add_log_likelihood(idata, model, loglik)
-    if info.spec.marginal and patient_effects:
+    if marginal and patient_effects:
         _add_conditional_patient_effects(idata, model, random_seed)
+    if log_likelihood:  # with the patient effects explicit, as if they had been sampled
+        _add_log_likelihood(idata, model, loglik)
     report = convergence_report(idata)
     idata.attrs.update(
         {
@@ -242,6 +256,19 @@ def fit(
     )
     warn_if_unconverged(report)
     return idata
+
+
+def _log_likelihood_fits(n_values: int) -> bool:
+    if n_values <= LOG_LIKELIHOOD_AUTO_LIMIT:
+        return True
+    warnings.warn(
+        f"the pointwise log-likelihood would hold {n_values:,} values "
+        f"({n_values * 8 / 2**30:.1f} GB), so it is left out; pass log_likelihood=True to add "
+        "it anyway (LOO needs it) or fit fewer draws.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return False
 
 
 def _sample_nutpie(
@@ -314,12 +341,35 @@ def _add_data_groups(idata: az.InferenceData, model: pm.Model) -> None:
 def _add_conditional_patient_effects(
     idata: az.InferenceData, model: pm.Model, random_seed: int | None
 ) -> None:
-    """``patient_effect`` drawn from ``b_p | y, rest`` at every posterior draw (marginal models)."""
+    """``patient_effect`` drawn from ``b_p | y, rest`` at every posterior draw (marginal models).
+
+    Blocks of draws are processed in turn, so memory stays bounded on large studies.
+    """
     from .checks._conditional import alliance_mean, conditional_function
-    from .models._marginal import draw_conditional_effects
 
     posterior = idata.posterior
-    (mean,) = conditional_function(model, [alliance_mean(model)], _stored_names(model))(posterior)
+    mean_of = conditional_function(model, [alliance_mean(model)], _stored_names(model))
+    rng = np.random.default_rng(random_seed)
+    n_obs, n_patients = len(model.coords["obs"]), len(model.coords["patient"])
+    block = max(1, min(posterior.sizes["draw"], 2 * 10**7 // max(n_obs, 8 * n_patients)))
+    parts = [
+        _conditional_effects_block(
+            posterior.isel(draw=slice(start, start + block)), model, mean_of, rng
+        )
+        for start in range(0, posterior.sizes["draw"], block)
+    ]
+    posterior["patient_effect"] = (
+        ("chain", "draw", "patient", "component"),
+        np.concatenate(parts, axis=1),
+    )
+
+
+def _conditional_effects_block(
+    posterior: xr.Dataset, model: pm.Model, mean_of: Any, rng: np.random.Generator
+) -> np.ndarray:
+    from .models._marginal import draw_conditional_effects
+
+    (mean,) = mean_of(posterior)
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     rater = model["rater_idx"].get_value()
     sigma = posterior["sigma"].to_numpy()[..., rater].reshape(n_chain * n_draw, -1)
@@ -335,12 +385,9 @@ def _add_conditional_patient_effects(
         model["patient_idx"].get_value(),
         cov,
         len(model.coords["patient"]),
-        np.random.default_rng(random_seed),
+        rng,
     )
-    posterior["patient_effect"] = (
-        ("chain", "draw", "patient", "component"),
-        effects.reshape(n_chain, n_draw, *effects.shape[1:]),
-    )
+    return effects.reshape(n_chain, n_draw, *effects.shape[1:])
 
 
 def _add_log_likelihood(idata: az.InferenceData, model: pm.Model, loglik: _Loglik) -> None:

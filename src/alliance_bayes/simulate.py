@@ -22,6 +22,7 @@ from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.type import RandomGeneratorType
 
 from .data import AllianceData
+from .models import explicit_effects
 from .models._info import ModelInfo, model_info, shared_values, structure_key
 
 VOCABULARY = (
@@ -336,6 +337,7 @@ def simulate(
     5.3
     """
     truth = truth if isinstance(truth, Truth) else Truth(dict(truth))
+    model = explicit_effects(model)  # the patient effects are drawn and returned in the truth
     info = model_info(model)
     values = truth.arrays(model)
     fixed = interventions(model, values)

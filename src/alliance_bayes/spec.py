@@ -397,7 +397,7 @@ class ModelSpec:
     patient_covariates: list[str] | None = None
     likelihood: str = "normal"
     centered: bool = False
-    marginal: bool = False
+    marginal: bool | None = None
     priors: dict[str, dict[str, Any]] = field(default_factory=dict)
     design: Design | None = None
     columns: dict[str, str] = field(default_factory=dict)
@@ -410,6 +410,26 @@ class ModelSpec:
             raise ValueError(f"kind must be one of {MODEL_KINDS}, got {self.kind!r}.")
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}.")
+
+    def marginal_for(self, n_raters: int) -> bool:
+        """Whether the patient effects are integrated out of the likelihood for this many raters.
+
+        ``marginal=None`` (the default) means: yes for a single-rater growth model with the
+        normal likelihood and non-centred effects, where it samples fastest
+        (benchmarks/competitors.py); no otherwise (two raters: the 4 x 4 algebra compiles for
+        minutes, see benchmarks/README.md).
+
+        Examples
+        --------
+        >>> ModelSpec().marginal_for(1), ModelSpec().marginal_for(2)
+        (True, False)
+        >>> ModelSpec(likelihood="censored").marginal_for(1)
+        False
+        """
+        if self.marginal is not None:
+            return self.marginal
+        normal = self.kind == "growth" and self.likelihood == "normal"
+        return normal and not self.centered and n_raters == 1
 
     def structure(self) -> dict[str, Any]:
         """What determines the compiled model (no name, description, design or columns)."""

@@ -40,6 +40,11 @@ def model_info(model: pm.Model) -> ModelInfo:
     return info
 
 
+def is_marginal(model: pm.Model) -> bool:
+    """Whether the model's patient effects are integrated out of its likelihood."""
+    return "patient_sd" in model.named_vars and "patient_effect" not in model.named_vars
+
+
 def structure_key(model: pm.Model) -> str:
     """A hash of everything that fixes the compiled model: spec, priors and parameter shapes.
 

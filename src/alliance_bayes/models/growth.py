@@ -35,7 +35,7 @@ def growth_model(
     likelihood: str = "normal",
     priors: Mapping[str, Prior] | None = None,
     centered: bool = False,
-    marginal: bool = False,
+    marginal: bool | None = None,
     spec: ModelSpec | None = None,
 ) -> pm.Model:
     """Build the multilevel growth model for one rater or two raters jointly.
@@ -58,6 +58,8 @@ def growth_model(
     marginal
         Integrate the patient effects out of the (normal) likelihood analytically; they are
         drawn from their exact conditional after sampling, so results keep the vocabulary.
+        Default (``None``): integrated out for one rater, the normal likelihood and non-centred
+        effects (it samples fastest there), explicit otherwise (see ``ModelSpec.marginal_for``).
     spec
         A :class:`ModelSpec`; when given, it supplies all of the above.
 
@@ -88,7 +90,8 @@ def growth_model(
             marginal=marginal,
             priors=dict(priors or {}),
         )
-    if spec.marginal and spec.likelihood != "normal":
+    marginal = spec.marginal_for(data.n_raters)
+    if marginal and spec.likelihood != "normal":
         raise ValueError(
             "marginal=True integrates patient effects out of a normal likelihood only."
         )
@@ -134,7 +137,7 @@ def growth_model(
         }
         # Per-group contributions to level and growth, shape (group, rater), gathered per row.
         t_level, t_growth = a[:, 0::2], a[:, 1::2]
-        if spec.marginal:  # patient effects are integrated out of the likelihood
+        if marginal:  # patient effects are integrated out of the likelihood
             correlated_covariance("patient", **patient_block)
             patient_chol = cholesky_from_sd_corr(model["patient_sd"], model["patient_corr"], n_comp)
             p_level = p_growth = pt.zeros((data.n_patients, data.n_raters))
@@ -168,7 +171,7 @@ def growth_model(
         )
         mu.name = "alliance_mean"  # found by name by R^2 (checks/_conditional.py)
         sigma = prior_variable("sigma", resolved["sigma"], dims="rater")
-        if spec.marginal:
+        if marginal:
             _marginal_likelihood(data, rows, mu, sigma[rater_idx], patient_chol)
         else:
             _likelihood(spec.likelihood, data, rows, mu, sigma[rater_idx], resolved)
