@@ -19,18 +19,18 @@ os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={os.
 import argparse
 import json
 import time
-import warnings
 from pathlib import Path
 
-import numpy as np
 from competitors import (
     FULL,
     Settings,
     _divergences,
     _ours_draws,
+    alternate,
     figures,
     machine,
-    simulate_study,
+    package_version,
+    pm_sample_timing,
     spec_for,
 )
 
@@ -78,9 +78,8 @@ def numpyro(data, settings: Settings) -> dict:
             var_names=_stored_names(model),
             compute_convergence_checks=False,
         )
-    total = time.perf_counter() - start
-    sample_s = float(idata.posterior.attrs.get("sampling_time", total))
-    return figures(_ours_draws(idata.posterior), _divergences(idata), total - sample_s, sample_s)
+    timing = pm_sample_timing(idata, time.perf_counter() - start)
+    return figures(_ours_draws(idata.posterior), _divergences(idata), *timing)
 
 
 BACKENDS = {
@@ -98,7 +97,7 @@ def markdown(rows: list[dict], info: dict, settings: Settings) -> str:
         "",
         f"Machine: {info['cpu']}, {info['cores']} cores; versions: "
         + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v)
-        + f"; jax {_version('jax')}, numpyro {_version('numpyro')}.",
+        + f"; jax {package_version('jax')}, numpyro {package_version('numpyro')}.",
         f"Settings: {settings.chains} chains x {settings.draws} draws after {settings.tune} "
         f"tuning steps, {rows[0]['n_obs']} observations.",
         "",
@@ -109,15 +108,6 @@ def markdown(rows: list[dict], info: dict, settings: Settings) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _version(package: str) -> str | None:
-    from importlib.metadata import version
-
-    try:
-        return version(package)
-    except Exception:  # not installed
-        return None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=1)
@@ -126,19 +116,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     settings = Settings(**(FULL.__dict__ | {"replicates": args.replicates, "draws": args.draws}))
-    names = args.backends.split(",")
-    rows = []
-    for replicate in range(settings.replicates):
-        data = simulate_study(settings, replicate)
-        shift = replicate % len(names)
-        for name in names[shift:] + names[:shift]:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                row = BACKENDS[name](data, settings)
-            n_obs = int(np.isfinite(data.score).sum())
-            row = {"backend": name, "replicate": replicate, "n_obs": n_obs} | row
-            print(json.dumps(row), flush=True)
-            rows.append(row)
+    rows = alternate(settings, BACKENDS, args.backends.split(","), "backend")
     info = machine()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "backends.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1))

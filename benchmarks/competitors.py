@@ -164,6 +164,12 @@ def figures(draws: dict[str, np.ndarray], divergences: int, compile_s: float, sa
     }
 
 
+def pm_sample_timing(idata, total_s: float) -> tuple[float, float]:
+    """(compile s, sampling s) of a ``pm.sample`` result that took ``total_s`` in all."""
+    sample_s = float(idata.posterior.attrs.get("sampling_time", total_s))
+    return total_s - sample_s, sample_s
+
+
 def _divergences(idata) -> int:
     stats = idata.sample_stats
     return int(stats["diverging"].sum()) if "diverging" in stats else 0
@@ -204,9 +210,8 @@ def run_pymc_nuts(data, settings: Settings) -> dict:
         progressbar=False,
         log_likelihood=False,
     )
-    total = time.perf_counter() - start
-    sample_s = float(idata.posterior.attrs.get("sampling_time", total))
-    return figures(_ours_draws(idata.posterior), _divergences(idata), total - sample_s, sample_s)
+    timing = pm_sample_timing(idata, time.perf_counter() - start)
+    return figures(_ours_draws(idata.posterior), _divergences(idata), *timing)
 
 
 def run_bambi(data, settings: Settings) -> dict:
@@ -225,9 +230,8 @@ def run_bambi(data, settings: Settings) -> dict:
         cores=min(settings.chains, os.cpu_count() or 1),
         progressbar=False,
     )
-    total = time.perf_counter() - start
-    sample_s = float(idata.posterior.attrs.get("sampling_time", total))
-    return figures(_bambi_draws(idata.posterior), _divergences(idata), total - sample_s, sample_s)
+    timing = pm_sample_timing(idata, time.perf_counter() - start)
+    return figures(_bambi_draws(idata.posterior), _divergences(idata), *timing)
 
 
 def run_mixedlm(data, settings: Settings) -> dict:
@@ -288,11 +292,11 @@ def machine() -> dict:
         "cpu": cpu,
         "cores": os.cpu_count(),
         "memory_gb": memory,
-        "versions": {p: _version(p) for p in PACKAGES},
+        "versions": {p: package_version(p) for p in PACKAGES},
     }
 
 
-def _version(package: str) -> str | None:
+def package_version(package: str) -> str | None:
     try:
         return version(package)
     except Exception:  # an absent competitor is reported, not fatal
@@ -360,23 +364,30 @@ def markdown(rows: list[dict], info: dict, settings: Settings) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(settings: Settings, competitors: list[str], out: Path, tag: str) -> list[dict]:
+def alternate(settings: Settings, runners: dict, names: list[str], label: str) -> list[dict]:
+    """One row per runner and replicate, every runner on the replicate's data, in an order that
+    rotates from replicate to replicate (so drifts of the machine's speed are shared)."""
     rows = []
     for replicate in range(settings.replicates):
         data = simulate_study(settings, replicate)
-        shift = replicate % len(competitors)
-        for name in competitors[shift:] + competitors[:shift]:
+        shift = replicate % len(names)
+        for name in names[shift:] + names[:shift]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                row = COMPETITORS[name](data, settings)
+                row = runners[name](data, settings)
             row = {
-                "competitor": name,
+                label: name,
                 "replicate": replicate,
                 "n_obs": int(np.isfinite(data.score).sum()),
                 "n_therapists": data.n_therapists,
             } | row
             print(json.dumps(row), flush=True)
             rows.append(row)
+    return rows
+
+
+def run(settings: Settings, competitors: list[str], out: Path, tag: str) -> list[dict]:
+    rows = alternate(settings, COMPETITORS, competitors, "competitor")
     rows = with_ratios(rows)
     info = machine()
     out.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Time and peak memory of one fit as the study grows: 1k, 10k and 100k observations.
 
 Run: python benchmarks/scale.py [--sizes 1000,10000,100000] [--draws 1000] [--chains 4]
-                                [--method nuts|pathfinder|advi] [--log-likelihood]
+                                [--log-likelihood]
 
 Each size is fitted in a fresh process (so its peak resident memory is its own): the
 single-rater Nissen-Lie model (therapist covariates Burdens and Satisfactions) on a study of
@@ -57,17 +57,14 @@ def one_size(n_obs: int, args) -> dict:
     model = ab.growth_model(data, spec=spec)
     build_s = time.perf_counter() - start
     start = time.perf_counter()
-    if args.method == "nuts":
-        compiled_model(model)
+    compiled_model(model)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
-    approximate = {} if args.method == "nuts" else {"method": args.method}
     idata = ab.fit(
         model,
         draws=args.draws,
         chains=args.chains,
         random_seed=3,
-        **approximate,
         progressbar=False,
         log_likelihood=args.log_likelihood,
     )
@@ -80,7 +77,6 @@ def one_size(n_obs: int, args) -> dict:
         "n_obs": int(np.isfinite(data.score).sum()),
         "n_therapists": data.n_therapists,
         "n_patients": data.n_patients,
-        "method": args.method,
         "chains": args.chains,
         "draws": args.draws,
         "log_likelihood": args.log_likelihood,
@@ -112,7 +108,6 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--chains", type=int, default=4)
-    parser.add_argument("--method", default="nuts", choices=["nuts", "pathfinder", "advi"])
     parser.add_argument("--log-likelihood", action="store_true")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
