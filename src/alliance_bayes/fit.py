@@ -79,11 +79,18 @@ def compiled_model(model: pm.Model, backend: str = "numba") -> _Compiled:
     """The nutpie-compiled model for ``model``'s structure, with ``model``'s data swapped in."""
     import nutpie
 
+    from ._compile_cache import compile_nutpie_model
+
     key = f"{backend}:{structure_key(model)}"
     cached = _CACHE.get(key)
     if cached is None:
         _COUNTS["compile"] += 1
-        compiled = nutpie.compile_pymc_model(model, backend=backend, var_names=_stored_names(model))
+        if backend == "numba":  # from the disk cache when another process compiled it
+            compiled = compile_nutpie_model(model, var_names=_stored_names(model))
+        else:
+            compiled = nutpie.compile_pymc_model(
+                model, backend=backend, var_names=_stored_names(model)
+            )
         cached = _Compiled(compiled, log_likelihood_function(explicit_effects(model)))
         _CACHE[key] = cached
         return cached
