@@ -241,7 +241,7 @@ def _unpack_lines(inputs: Sequence[_SharedInput]) -> list[str]:
     for i, item in enumerate(inputs):
         shape = "".join(f"int(words[{item.shape_word + k}]), " for k in range(item.ndim))
         pointer = f"address_as_void_pointer(words[{item.data_word}])"
-        lines.append(f"s{i} = numba.carray({pointer}, ({shape}), np.{item.dtype})")
+        lines.append(f"s{i} = readonly(numba.carray({pointer}, ({shape}), np.{item.dtype}))")
     return lines
 
 
@@ -279,12 +279,43 @@ def _expand_source(layout: _Layout) -> str:
 
 
 def _callback_source(name: str, args: str, checks: list[str], body: list[str], error: int):
-    """The common frame of nutpie's callbacks: size checks, 0 on success, a code on failure."""
-    lines = [f"def {name}(dim, {args}, user_data_):"]
+    """The common frame of nutpie's callbacks: size checks, 0 on success, a code on failure.
+
+    The body is a function of its own: numba's SSA and liveness passes take minutes on a
+    ``try`` block that holds every statement, and seconds on one that holds a single call.
+    """
+    lines = ["@numba.njit", f"def {name}_body({args}, user_data_):"]
+    lines += [*(f"    {line}" for line in body), "    return 0", ""]
+    lines += [f"def {name}(dim, {args}, user_data_):"]
     lines += [f"    if {check}:\n        return -1" for check in checks]
-    lines += ["    try:", *(f"        {line}" for line in body)]
-    lines += ["    except Exception:", f"        return {error}", "    return 0"]
+    lines += ["    try:", f"        return {name}_body({args}, user_data_)"]
+    lines += ["    except Exception:", f"        return {error}"]
     return "\n".join(lines) + "\n"
+
+
+@cache
+def _readonly_intrinsic():
+    """``readonly(array)``: the same array typed read-only.
+
+    nutpie passes the data to the PyTensor functions as read-only arrays, and PyTensor's disk
+    cache holds the functions compiled for those types; mutable arrays would compile them again.
+    """
+    from numba import types
+    from numba.core.imputils import impl_ret_borrowed
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def readonly(typingctx, array):
+        if not isinstance(array, types.Array):
+            return None
+        sig = array.copy(readonly=True)(array)
+
+        def codegen(context, builder, signature, args):
+            return impl_ret_borrowed(context, builder, signature.return_type, args[0])
+
+        return sig, codegen
+
+    return readonly
 
 
 def _callback_globals(layout: _Layout, inner: Any) -> dict[str, Any]:
@@ -296,6 +327,7 @@ def _callback_globals(layout: _Layout, inner: Any) -> dict[str, Any]:
         "numba": numba,
         "np": np,
         "address_as_void_pointer": address_as_void_pointer,
+        "readonly": _readonly_intrinsic(),
         "inner": inner,
         "N_DIM": layout.n_dim,
         "N_EXPANDED": layout.n_expanded,
