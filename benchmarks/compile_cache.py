@@ -1,0 +1,114 @@
+"""Compile time of the Nissen-Lie models in a new process: no disk cache, cold and warm cache.
+
+Run: python benchmarks/compile_cache.py [--specs nissen_lie_2013_dual_rater ...] [--repeats 1]
+
+For each spec, three fresh processes build the model from the shipped data and call
+``fit.compiled_model`` (what ``fit`` pays before sampling):
+
+- ``off``: ``ALLIANCE_BAYES_CACHE=0``, plain ``nutpie.compile_pymc_model``;
+- ``cold``: an empty cache folder (the model is compiled and stored);
+- ``warm``: the same folder again (the model is loaded).
+
+PyTensor's own numba cache (``~/.pytensor``) is left as it is in all three, so ``off`` and
+``cold`` are what a new process pays today. Each line records the seconds of ``compiled_model``
+and of its nutpie part, the cache lookups, and the versions; lines are appended to
+benchmarks/results/compile_cache.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results" / "compile_cache.jsonl"
+SPECS = ("nissen_lie_2013_dual_rater", "nissen_lie_2013_patient")
+PACKAGES = ("alliance_bayes", "nutpie", "pytensor", "numba", "pymc")
+
+CHILD = """
+import json, time
+start = time.perf_counter()
+import alliance_bayes as ab
+from alliance_bayes import _compile_cache, datasets
+from alliance_bayes.fit import compiled_model
+from alliance_bayes.models import build_model
+
+model = build_model(datasets.load("nissen_lie_2013"), ab.ModelSpec.shipped({spec!r}))
+built = time.perf_counter()
+timing = {{}}
+original = _compile_cache.compile_nutpie_model
+
+def timed(*args, **kwargs):
+    begin = time.perf_counter()
+    result = original(*args, **kwargs)
+    timing["nutpie_s"] = time.perf_counter() - begin
+    return result
+
+_compile_cache.compile_nutpie_model = timed
+begin = time.perf_counter()
+compiled_model(model)
+timing["compiled_model_s"] = time.perf_counter() - begin
+timing["import_and_build_s"] = built - start
+print(json.dumps({{**timing, "cache": _compile_cache.cache_stats()}}))
+"""
+
+
+def run_child(spec: str, env: dict[str, str]) -> dict:
+    start = time.perf_counter()
+    run = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(CHILD.format(spec=spec))],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    result["process_s"] = time.perf_counter() - start
+    return {k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}
+
+
+def measure(spec: str) -> list[dict]:
+    """off, cold and warm for one spec, each in a fresh process."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="alliance_bayes_cache_") as folder:
+        cached = os.environ | {"ALLIANCE_BAYES_CACHE": "1", "ALLIANCE_BAYES_CACHE_DIR": folder}
+        for mode, env in (
+            ("off", os.environ | {"ALLIANCE_BAYES_CACHE": "0"}),
+            ("cold", cached),
+            ("warm", cached),
+        ):
+            rows.append({"spec": spec, "mode": mode, **run_child(spec, env)})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--specs", nargs="+", default=list(SPECS))
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    context = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "versions": {p: version(p) for p in PACKAGES},
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    for _ in range(args.repeats):
+        for spec in args.specs:
+            rows = measure(spec)
+            with RESULTS.open("a") as out:
+                for row in rows:
+                    out.write(json.dumps(row | context) + "\n")
+
+
+if __name__ == "__main__":
+    main()
