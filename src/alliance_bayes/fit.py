@@ -358,7 +358,9 @@ def _add_conditional_patient_effects(
     mean_of = conditional_function(model, [alliance_mean(model)], _stored_names(model))
     rng = np.random.default_rng(random_seed)
     n_obs, n_patients = len(model.coords["obs"]), len(model.coords["patient"])
-    block = max(1, min(posterior.sizes["draw"], 2 * 10**7 // max(n_obs, 8 * n_patients)))
+    # about 2 * 10**6 values (16 MB) per (chain, draw, obs) array of a block
+    per_draw = posterior.sizes["chain"] * max(n_obs, 8 * n_patients)
+    block = max(1, min(posterior.sizes["draw"], 2 * 10**6 // per_draw))
     parts = [
         _conditional_effects_block(
             posterior.isel(draw=slice(start, start + block)), model, mean_of, rng

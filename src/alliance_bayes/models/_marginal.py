@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytensor.tensor as pt
+from scipy import sparse
 
 Matrix = list[list[Any]]
 
@@ -146,12 +147,15 @@ def draw_conditional_effects(
     z = np.zeros((len(y), k))
     z[np.arange(len(y)), 2 * rater] = 1.0
     z[np.arange(len(y)), 2 * rater + 1] = time
+    # Sums over each patient's ratings, for every draw at once: (draws, obs) @ (obs, patients).
+    by_patient = sparse.csr_matrix(
+        (np.ones(len(y)), (np.arange(len(y)), patient)), shape=(len(y), n_patients)
+    )
     a = np.zeros((n_draws, n_patients, k, k))
-    c = np.zeros((n_draws, n_patients, k))
-    outer = z[:, :, None] * z[:, None, :]
-    for d in range(n_draws):
-        np.add.at(a[d], patient, weight[d][:, None, None] * outer)
-        np.add.at(c[d], patient, (weight[d] * resid[d])[:, None] * z)
+    for i in range(k):
+        for j in range(i, k):
+            a[..., i, j] = a[..., j, i] = (weight * (z[:, i] * z[:, j])) @ by_patient
+    c = np.stack([(weight * resid * z[:, i]) @ by_patient for i in range(k)], axis=-1)
     precision = np.linalg.inv(cov)[:, None] + a
     chol = np.linalg.cholesky(precision)
     centre = np.linalg.solve(precision, c[..., None])[..., 0]
