@@ -19,7 +19,7 @@ import pytest
 
 import alliance_bayes as ab
 from alliance_bayes import _compile_cache as cc
-from alliance_bayes.fit import _stored_names, clear_compile_cache, compile_counts, fit
+from alliance_bayes.fit import _stored_names, compile_counts, fit
 from alliance_bayes.models._info import shared_values
 
 DESIGN = ab.Design(n_therapists=8, patients_per_therapist=3, sessions=[1, 2, 4], scale=[1, 7])
@@ -248,8 +248,9 @@ def test_corrupt_entry_falls_back_to_compiling(cold, reference, cache_folder, mo
 
 
 @pytest.mark.slow
-def test_fit_goes_through_the_disk_cache(cold):
-    clear_compile_cache()
+def test_fit_goes_through_the_disk_cache(cold, monkeypatch):
+    # an empty in-process cache for this test only: other tests' compiled models stay cached
+    monkeypatch.setattr(sys.modules["alliance_bayes.fit"], "_CACHE", {})
     data = ab.simulate(tiny_model(), TRUTH, random_seed=2)
     before, counts = cc.cache_stats(), compile_counts()
     idata = fit(
@@ -259,4 +260,3 @@ def test_fit_goes_through_the_disk_cache(cold):
     assert compile_counts()["compile"] == counts["compile"] + 1
     assert idata.posterior.sizes["chain"] == 2 and idata.posterior.sizes["draw"] == 100
     assert np.isfinite(idata.posterior["level"].to_numpy()).all()
-    clear_compile_cache()
