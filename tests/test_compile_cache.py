@@ -186,8 +186,8 @@ def test_cached_model_has_nutpie_log_density_after_with_data(cold, reference):
     compiled, _ = cold
     data = ab.simulate(tiny_model(), TRUTH, random_seed=3)
     new = shared_values(ab.growth_model(data), compiled.shared_data)
-    old = compiled.shared_data["alliance_observed"]
-    assert not np.array_equal(new["alliance_observed"], old)
+    # the marginal model takes the ratings as their sums per patient (rating_sums)
+    assert any(not np.array_equal(v, compiled.shared_data[k]) for k, v in new.items())
     assert_same_density(compiled.with_data(**new), reference.with_data(**new), seed=1)
 
 
@@ -214,8 +214,10 @@ def test_a_new_process_loads_the_entry(cold, cache_folder):
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["stats"] == {"hit": 1, "miss": 0, "invalid": 0, "uncached": 0}
     _, logp, grad = logp_and_grad(compiled, x)
-    assert result["logp"] == logp
-    np.testing.assert_array_equal(result["grad"], grad)
+    # the same machine code; sums over patients may round differently in the last bit
+    # (arrays aligned differently in memory take other vectorised paths)
+    assert result["logp"] == pytest.approx(logp, rel=1e-13)
+    np.testing.assert_allclose(result["grad"], grad, rtol=1e-13, atol=1e-13)
 
 
 @pytest.mark.slow

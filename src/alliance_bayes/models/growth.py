@@ -24,7 +24,7 @@ from ..spec import ModelSpec
 from ._covariates import select_covariates, therapist_covariate_matrix
 from ._effects import correlated_covariance, correlated_effects
 from ._info import attach_info
-from ._marginal import cholesky_from_sd_corr, patient_log_density
+from ._marginal import RATING_SUMS, cholesky_from_sd_corr, marginal_log_density, rating_sums
 
 
 def growth_model(
@@ -118,7 +118,6 @@ def growth_model(
         rater_idx = pm.Data("rater_idx", data.obs_rater[rows], dims="obs")
         time = pm.Data("time", data.time[rows], dims="obs")
         therapist_of = pm.Data("therapist_of_patient", data.patient_therapist, dims="patient")
-        therapist_idx = therapist_of[patient_idx]
 
         level = prior_variable("level", resolved["level"], dims="rater")
         growth = prior_variable("growth", resolved["growth"], dims="rater")
@@ -158,21 +157,14 @@ def growth_model(
             p_growth = p_growth + _effect_of(
                 w, "patient_growth_coef", resolved, "patient_covariate"
             )
-        mu = (
-            level[rater_idx]
-            + t_level[therapist_idx, rater_idx]
-            + p_level[patient_idx, rater_idx]
-            + (
-                growth[rater_idx]
-                + t_growth[therapist_idx, rater_idx]
-                + p_growth[patient_idx, rater_idx]
-            )
-            * time
-        )
+        # each patient's line per rater, (patient, rater); a rating's mean is on its line
+        line_level = level + t_level[therapist_of] + p_level
+        line_growth = growth + t_growth[therapist_of] + p_growth
+        mu = line_level[patient_idx, rater_idx] + line_growth[patient_idx, rater_idx] * time
         mu.name = "alliance_mean"  # found by name by R^2 (checks/_conditional.py)
         sigma = prior_variable("sigma", resolved["sigma"], dims="rater")
         if marginal:
-            _marginal_likelihood(data, rows, mu, sigma[rater_idx], patient_chol)
+            _marginal_likelihood(data, rows, mu, line_level, line_growth, sigma, patient_chol)
         else:
             _likelihood(spec.likelihood, data, rows, mu, sigma[rater_idx], resolved)
 
@@ -216,31 +208,57 @@ def _likelihood(
 
 
 def _marginal_likelihood(
-    data: AllianceData, rows: np.ndarray, mu: Any, sigma: Any, chol: Any
+    data: AllianceData,
+    rows: np.ndarray,
+    mu: Any,
+    line_level: Any,
+    line_growth: Any,
+    sigma: Any,
+    chol: Any,
 ) -> Any:
-    """Normal likelihood with the patient effects integrated out (see ``_marginal``)."""
+    """Normal likelihood with the patient effects integrated out (see ``_marginal``).
+
+    One multivariate outcome over all ratings. Its log-density takes the ratings through their
+    sums per (patient, rater), ``rating_sums`` (data made from the same rows as
+    ``alliance_observed``), and each patient's line (``line_level``, ``line_growth``:
+    (patient, rater)); the mean per rating ``mu`` serves the random draws only.
+    """
     placeholder = data.score[rows] if data.has_outcome else np.zeros(len(rows))
     observed = pm.Data("alliance_observed", placeholder, dims="obs")
     model = pm.modelcontext(None)
     patient, rater, time = model["patient_idx"], model["rater_idx"], model["time"]
     n_patients, n_raters = data.n_patients, data.n_raters
+    model.add_coord("rating_sum", list(RATING_SUMS))
+    sums = pm.Data(
+        "rating_sums",
+        rating_sums(
+            placeholder,
+            data.time[rows],
+            data.obs_rater[rows],
+            data.obs_patient[rows],
+            n_patients,
+            n_raters,
+        ),
+        dims=("rating_sum", "patient", "rater"),
+    )
 
-    def logp(value, mean, sd, x, r, p, cholesky):
-        # PyMC broadcasts the factor over the batch of observations: every copy is the same
-        while cholesky.ndim > 2:
-            cholesky = cholesky[0]
-        return patient_log_density(value, mean, sd, x, r, p, cholesky, n_patients, n_raters)
+    def logp(value, mean, cell_sums, lines_level, lines_growth, sd, x, r, p, cholesky):
+        return marginal_log_density(cell_sums, lines_level, lines_growth, sd, cholesky, n_raters)
 
-    def random(mean, sd, x, r, p, cholesky, rng=None, size=None):
-        cholesky = np.asarray(cholesky).reshape(-1, *np.shape(cholesky)[-2:])[0]
+    def random(
+        mean, cell_sums, lines_level, lines_growth, sd, x, r, p, cholesky, rng=None, size=None
+    ):
         effects = rng.standard_normal((n_patients, cholesky.shape[0])) @ cholesky.T
         p, r = np.asarray(p, dtype=int), np.asarray(r, dtype=int)
         shift = effects[p, 2 * r] + effects[p, 2 * r + 1] * x
-        return mean + shift + sd * rng.standard_normal(np.shape(mean))
+        return mean + shift + sd[r] * rng.standard_normal(np.shape(mean))
 
     return pm.CustomDist(
         "alliance",
         mu,
+        sums,
+        line_level,
+        line_growth,
         sigma,
         time,
         rater,
@@ -248,7 +266,7 @@ def _marginal_likelihood(
         chol,
         logp=logp,
         random=random,
-        signature="(),(),(),(),(),(k,k)->()",
+        signature="(n),(s,p,r),(p,r),(p,r),(r),(n),(n),(n),(k,k)->(n)",
         observed=observed,
         dims="obs",
     )
