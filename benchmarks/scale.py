@@ -1,7 +1,8 @@
 """Time and peak memory of one fit as the study grows: 1k, 10k and 100k observations.
 
 Run: python benchmarks/scale.py [--sizes 1000,10000,100000] [--draws 1000] [--chains 4]
-                                [--log-likelihood]
+                                [--log-likelihood] [--sampler nutpie|advi]
+     python benchmarks/scale.py --accuracy 10000   # ADVI against NUTS, from scale.jsonl
 
 Each size is fitted in a fresh process (so its peak resident memory is its own): the
 single-rater Nissen-Lie model (therapist covariates Burdens and Satisfactions) on a study of
@@ -10,7 +11,10 @@ n/50 therapists with 10 patients each rated at 5 sessions (3, 8, 12, 20, 40; no 
 ``Truth.nissen_lie_2013()``. Reported per size: build, compile and fit seconds, peak resident
 memory (ru_maxrss of the process), min bulk ESS and max R-hat of the population parameters,
 divergences, and the largest absolute error of the fixed-effect posterior means against the
-truth in posterior SDs. Lines are appended to benchmarks/results/scale.jsonl.
+truth in posterior SDs, and every population parameter's posterior means and SDs. Lines are
+appended to benchmarks/results/scale.jsonl. ``--accuracy N`` compares the newest ADVI and NUTS
+lines of size N there (same data, as the seeds are fixed): the error of the ADVI means in NUTS
+posterior SDs and the ratio of the SDs, per parameter, written to advi_accuracy.json.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 
 SESSIONS = [3.0, 8.0, 12.0, 20.0, 40.0]
 PATIENTS = 10
+RESULTS = Path(__file__).parent / "results" / "scale.jsonl"
 POPULATION = ["level", "growth", "level_coef", "growth_coef", "sigma", "therapist_sd", "patient_sd"]
 
 
@@ -67,6 +72,7 @@ def one_size(n_obs: int, args) -> dict:
         random_seed=3,
         progressbar=False,
         log_likelihood=args.log_likelihood,
+        sampler=args.sampler,
     )
     fit_s = time.perf_counter() - start
     posterior = idata.posterior[POPULATION]
@@ -77,6 +83,7 @@ def one_size(n_obs: int, args) -> dict:
         "n_obs": int(np.isfinite(data.score).sum()),
         "n_therapists": data.n_therapists,
         "n_patients": data.n_patients,
+        "sampler": args.sampler,
         "chains": args.chains,
         "draws": args.draws,
         "log_likelihood": args.log_likelihood,
@@ -90,6 +97,42 @@ def one_size(n_obs: int, args) -> dict:
         "divergences": report.get("divergences", 0),
         "max_error_in_posterior_sds": round(max(errors.values()), 2),
         "error_in_posterior_sds": {k: round(v, 2) for k, v in errors.items()},
+        "posterior": _moments(posterior),
+    }
+
+
+def _moments(posterior) -> dict[str, dict[str, list[float]]]:
+    """Posterior mean and SD of every element of the population parameters, flattened."""
+    out = {}
+    for name in POPULATION:
+        draws = posterior[name].stack(s=("chain", "draw")).transpose(..., "s").to_numpy()
+        draws = draws.reshape(-1, draws.shape[-1])
+        out[name] = {"mean": draws.mean(-1).tolist(), "sd": draws.std(-1).tolist()}
+    return out
+
+
+def accuracy(n_obs: int) -> dict:
+    """ADVI against NUTS on the same study: mean error in NUTS SDs and SD ratio, per parameter."""
+    rows = [json.loads(line) for line in RESULTS.read_text().splitlines()]
+    newest = {
+        row.get("sampler", "nutpie"): row
+        for row in rows
+        if row["n_obs"] == n_obs and "posterior" in row
+    }
+    nuts, advi = newest["nutpie"]["posterior"], newest["advi"]["posterior"]
+    per_parameter = {}
+    for name in POPULATION:
+        mean_n, sd_n = np.array(nuts[name]["mean"]), np.array(nuts[name]["sd"])
+        mean_a, sd_a = np.array(advi[name]["mean"]), np.array(advi[name]["sd"])
+        per_parameter[name] = {
+            "max_mean_error_in_nuts_sds": round(float(np.max(np.abs(mean_a - mean_n) / sd_n)), 2),
+            "sd_ratio_min": round(float(np.min(sd_a / sd_n)), 2),
+            "sd_ratio_max": round(float(np.max(sd_a / sd_n)), 2),
+        }
+    return {
+        "n_obs": n_obs,
+        "fit_s": {"nutpie": newest["nutpie"]["fit_s"], "advi": newest["advi"]["fit_s"]},
+        "per_parameter": per_parameter,
     }
 
 
@@ -109,12 +152,19 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--log-likelihood", action="store_true")
+    parser.add_argument("--sampler", default="nutpie", choices=["nutpie", "advi"])
+    parser.add_argument("--accuracy", type=int, metavar="N_OBS")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(one_size(args.child, args)), flush=True)
         return
-    out = Path(__file__).parent / "results" / "scale.jsonl"
+    if args.accuracy:
+        result = accuracy(args.accuracy)
+        (RESULTS.parent / "advi_accuracy.json").write_text(json.dumps(result, indent=1) + "\n")
+        print(json.dumps(result, indent=1))
+        return
+    out = RESULTS
     for size in (int(s) for s in args.sizes.split(",")):
         command = [sys.executable, __file__, "--child", str(size), *sys.argv[1:]]
         result = subprocess.run(command, capture_output=True, text=True)

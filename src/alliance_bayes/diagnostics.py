@@ -46,7 +46,7 @@ def convergence_report(idata: az.InferenceData) -> dict[str, Any]:
     """
     posterior = idata.posterior
     n_chains = posterior.sizes["chain"]
-    stats = idata.sample_stats
+    stats = idata.sample_stats if "sample_stats" in idata.groups() else xr.Dataset()
     divergent = stats["diverging"] if "diverging" in stats else None
     report: dict[str, Any] = {
         "chains": int(n_chains),

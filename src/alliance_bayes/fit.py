@@ -27,6 +27,7 @@ from pytensor.graph.replace import graph_replace
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.type import RandomGeneratorType
 
+from ._approx import ADVI_STEPS, fit_advi, warn_if_unsettled
 from ._version import __version__
 from .diagnostics import convergence_report, warn_if_unconverged
 from .models import explicit_effects, is_marginal
@@ -164,6 +165,7 @@ def fit(
     log_likelihood: bool | None = None,
     low_rank: bool = False,
     patient_effects: bool = True,
+    advi_steps: int = ADVI_STEPS,
 ) -> az.InferenceData:
     """Sample the posterior of a model of this package.
 
@@ -175,7 +177,10 @@ def fit(
         Posterior draws and tuning steps per chain, and the number of chains.
     sampler
         ``"nutpie"`` (default; the compiled model is cached and reused for data of the same
-        shape) or ``"pymc"`` (PyMC's own NUTS).
+        shape), ``"pymc"`` (PyMC's own NUTS) or ``"advi"``: an approximation by mean-field
+        ADVI, for studies too large to sample; it understates posterior SDs (most for the
+        SDs of the random effects) and its draws carry no convergence diagnostics.
+        ``attrs["advi"]`` says whether the loss had settled.
     random_seed
         Seed of the sampler.
     progressbar
@@ -192,6 +197,8 @@ def fit(
         model with explicit effects.
     low_rank
         nutpie only: adapt a low-rank modified mass matrix (helps with correlated posteriors).
+    advi_steps
+        ``sampler="advi"`` only: optimisation steps.
 
     Returns
     -------
@@ -238,9 +245,21 @@ def fit(
                 var_names=_stored_names(model),
                 compute_convergence_checks=False,
             )
-        loglik = log_likelihood_function(explicit_effects(model)) if log_likelihood else None
+    elif sampler == "advi":
+        idata = fit_advi(
+            model,
+            draws=draws,
+            chains=chains,
+            steps=advi_steps,
+            var_names=_stored_names(model),
+            random_seed=random_seed,
+            progressbar=progressbar,
+        )
     else:
-        raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {sampler!r}.")
+        raise ValueError(f"sampler must be 'nutpie', 'pymc' or 'advi', got {sampler!r}.")
+    if sampler != "nutpie":
+        loglik = log_likelihood_function(explicit_effects(model)) if log_likelihood else None
+    approximation = idata.attrs.get("advi")
     idata = _with_model_coords(idata, model)
     _add_data_groups(idata, model)
     if marginal and patient_effects:
@@ -261,7 +280,11 @@ def fit(
             "diagnostics": json.dumps(report),
         }
     )
-    warn_if_unconverged(report)
+    if approximation is None:
+        warn_if_unconverged(report)
+    else:  # independent draws: R-hat and ESS say nothing about the approximation
+        idata.attrs["advi"] = json.dumps(approximation)
+        warn_if_unsettled(approximation)
     return idata
 
 
@@ -321,7 +344,8 @@ def _with_model_coords(idata: az.InferenceData, model: pm.Model) -> az.Inference
     posterior = posterior.assign_coords(coords)
     unused = [d for d in posterior.dims if d not in posterior[keep].dims]
     groups = {"posterior": posterior.drop_dims(unused)} if unused else {"posterior": posterior}
-    groups["sample_stats"] = idata.sample_stats
+    if "sample_stats" in idata.groups():  # an approximation (ADVI) has none
+        groups["sample_stats"] = idata.sample_stats
     return az.InferenceData(**groups)
 
 
