@@ -8,7 +8,7 @@ from pytensor.graph.traversal import ancestors
 from scipy import stats
 
 import alliance_bayes as ab
-from alliance_bayes.models._marginal import draw_conditional_effects
+from alliance_bayes.models._marginal import draw_conditional_effects, rating_sums
 from conftest import TINY_TRUTH
 
 
@@ -95,25 +95,24 @@ def test_conditional_effect_draws_match_the_gaussian_conditional():
     cov = np.array(
         [[0.4, -0.05, 0.1, 0], [-0.05, 0.05, 0, 0], [0.1, 0, 0.3, 0.02], [0, 0, 0.02, 0.04]]
     )
-    sigma = np.array([0.3, 0.3, 0.3, 0.5, 0.5])
-    mean = rng.normal(5, 0.2, n)
+    sigma = np.array([0.3, 0.5])
+    level, growth = np.array([5.1, 4.8]), np.array([0.2, -0.1])  # the patient's line per rater
+    mean = level[rater] + growth[rater] * time
     y = rng.normal(5, 0.5, n)
     z = np.zeros((n, k))
     z[np.arange(n), 2 * rater] = 1.0
     z[np.arange(n), 2 * rater + 1] = time
-    v = z @ cov @ z.T + np.diag(sigma**2)
+    v = z @ cov @ z.T + np.diag(sigma[rater] ** 2)
     gain = cov @ z.T @ np.linalg.inv(v)
     expected_mean = gain @ (y - mean)
     expected_cov = cov - gain @ z @ cov
+    n_draws = 40_000
     draws = draw_conditional_effects(
-        np.tile(mean, (40_000, 1)),
-        np.tile(sigma, (40_000, 1)),
-        y,
-        time,
-        rater,
-        np.zeros(n, dtype=int),
-        np.tile(cov, (40_000, 1, 1)),
-        1,
+        np.tile(level, (n_draws, 1, 1)),
+        np.tile(growth, (n_draws, 1, 1)),
+        np.tile(sigma, (n_draws, 1)),
+        rating_sums(y, time, rater, np.zeros(n, dtype=int), 1, 2),
+        np.tile(cov, (n_draws, 1, 1)),
         rng,
     )[:, 0]
     np.testing.assert_allclose(draws.mean(0), expected_mean, atol=0.01)

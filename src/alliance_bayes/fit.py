@@ -376,18 +376,19 @@ def _add_conditional_patient_effects(
 
     Blocks of draws are processed in turn, so memory stays bounded on large studies.
     """
-    from .checks._conditional import alliance_mean, conditional_function
+    from .checks._conditional import conditional_function, named_node
+    from .models._marginal import LINE_NAMES
 
     posterior = idata.posterior
-    mean_of = conditional_function(model, [alliance_mean(model)], _stored_names(model))
+    lines = [named_node(model, name) for name in LINE_NAMES]
+    lines_of = conditional_function(model, lines, _stored_names(model))
     rng = np.random.default_rng(random_seed)
-    n_obs, n_patients = len(model.coords["obs"]), len(model.coords["patient"])
-    # about 2 * 10**6 values (16 MB) per (chain, draw, obs) array of a block
-    per_draw = posterior.sizes["chain"] * max(n_obs, 8 * n_patients)
+    # about 2 * 10**6 values (16 MB) per (chain, draw, patient, rater) array of a block
+    per_draw = posterior.sizes["chain"] * len(model.coords["patient"]) * 4
     block = max(1, min(posterior.sizes["draw"], 2 * 10**6 // per_draw))
     parts = [
         _conditional_effects_block(
-            posterior.isel(draw=slice(start, start + block)), model, mean_of, rng
+            posterior.isel(draw=slice(start, start + block)), model, lines_of, rng
         )
         for start in range(0, posterior.sizes["draw"], block)
     ]
@@ -398,26 +399,21 @@ def _add_conditional_patient_effects(
 
 
 def _conditional_effects_block(
-    posterior: xr.Dataset, model: pm.Model, mean_of: Any, rng: np.random.Generator
+    posterior: xr.Dataset, model: pm.Model, lines_of: Any, rng: np.random.Generator
 ) -> np.ndarray:
     from .models._marginal import draw_conditional_effects
 
-    (mean,) = mean_of(posterior)
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
-    rater = model["rater_idx"].get_value()
-    sigma = posterior["sigma"].to_numpy()[..., rater].reshape(n_chain * n_draw, -1)
-    sd = posterior["patient_sd"].to_numpy().reshape(n_chain * n_draw, -1)
-    corr = posterior["patient_corr"].to_numpy().reshape(n_chain * n_draw, sd.shape[1], -1)
-    cov = sd[:, :, None] * corr * sd[:, None, :]
+    flat = lambda name: posterior[name].to_numpy().reshape(n_chain * n_draw, -1)  # noqa: E731
+    level, growth = (x.reshape(n_chain * n_draw, *x.shape[2:]) for x in lines_of(posterior))
+    sd = flat("patient_sd")
+    corr = flat("patient_corr").reshape(-1, sd.shape[1], sd.shape[1])
     effects = draw_conditional_effects(
-        mean.reshape(n_chain * n_draw, -1),
-        sigma,
-        model["alliance_observed"].get_value(),
-        model["time"].get_value(),
-        rater,
-        model["patient_idx"].get_value(),
-        cov,
-        len(model.coords["patient"]),
+        level,
+        growth,
+        flat("sigma"),
+        model["rating_sums"].get_value(),
+        sd[:, :, None] * corr * sd[:, None, :],
         rng,
     )
     return effects.reshape(n_chain, n_draw, *effects.shape[1:])

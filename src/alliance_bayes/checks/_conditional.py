@@ -95,10 +95,15 @@ def conditional_function(
 
 def alliance_mean(model: pm.Model) -> Any:
     """The expected alliance per observation (``mu``), named ``alliance_mean`` in the graph."""
+    return named_node(model, MEAN_NAME)
+
+
+def named_node(model: pm.Model, name: str) -> Any:
+    """The node called ``name`` among the ancestors of the outcome."""
     for variable in ancestors([model["alliance"]]):
-        if variable.name == MEAN_NAME:
+        if variable.name == name:
             return variable
-    raise ValueError(f"the model has no node named {MEAN_NAME!r} (not an alliance_bayes model).")
+    raise ValueError(f"the model has no node named {name!r} (not an alliance_bayes model).")
 
 
 def fixed_part(model: pm.Model, mean: Any) -> Any:

@@ -24,7 +24,13 @@ from ..spec import ModelSpec
 from ._covariates import select_covariates, therapist_covariate_matrix
 from ._effects import correlated_covariance, correlated_effects
 from ._info import attach_info
-from ._marginal import RATING_SUMS, cholesky_from_sd_corr, marginal_log_density, rating_sums
+from ._marginal import (
+    LINE_NAMES,
+    RATING_SUMS,
+    cholesky_from_sd_corr,
+    marginal_log_density,
+    rating_sums,
+)
 
 
 def growth_model(
@@ -160,6 +166,7 @@ def growth_model(
         # each patient's line per rater, (patient, rater); a rating's mean is on its line
         line_level = level + t_level[therapist_of] + p_level
         line_growth = growth + t_growth[therapist_of] + p_growth
+        line_level.name, line_growth.name = LINE_NAMES  # found by name by fit's conditional draws
         mu = line_level[patient_idx, rater_idx] + line_growth[patient_idx, rater_idx] * time
         mu.name = "alliance_mean"  # found by name by R^2 (checks/_conditional.py)
         sigma = prior_variable("sigma", resolved["sigma"], dims="rater")
