@@ -91,6 +91,7 @@ def one_size(n_obs: int, args) -> dict:
         "compile_s": round(compile_s, 1),
         "fit_s": round(fit_s, 1),
         "total_s": round(build_s + compile_s + fit_s, 1),
+        "fit_timing": json.loads(idata.attrs["timing"]),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
         "min_bulk_ess": round(float(min(np.nanmin(ess[k].values) for k in POPULATION)), 1),
         "max_r_hat": round(report.get("max_r_hat", float("nan")), 3),

@@ -147,6 +147,16 @@ def test_convergence_problems_are_reported_and_warned(tiny_fit):
         ab.diagnostics.warn_if_unconverged(report)
 
 
+def test_skipped_variables_are_left_out_of_r_hat_and_ess(tiny_fit):
+    stuck = tiny_fit.copy()
+    effect = stuck.posterior["patient_effect"]
+    stuck.posterior["patient_effect"] = effect + 5.0 * effect["chain"]  # chains disagree
+    assert any(n.startswith("patient_effect[") for n in convergence_report(stuck)["high_r_hat"])
+    report = convergence_report(stuck, skip=["patient_effect"])
+    assert report["skipped"] == ["patient_effect"]
+    assert not any(n.startswith("patient_effect") for n in report["high_r_hat"])
+
+
 def test_log_likelihood_is_left_out_with_a_warning_when_too_large(tiny_datasets, monkeypatch):
     fit_module = sys.modules["alliance_bayes.fit"]
     settings = FIT_SETTINGS | {"draws": 20}

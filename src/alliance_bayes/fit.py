@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -205,6 +208,8 @@ def fit(
     az.InferenceData
         posterior (vocabulary names, the user's labels as coords), sample_stats,
         observed_data, constant_data, log_likelihood and attrs (``spec``, ``data_hash``,
+        ``timing`` (seconds of sampling, which includes a first compile, of the conditional
+        patient effects, the log-likelihood and the diagnostics),
         ``versions``, ``diagnostics``). Diagnostics that miss their thresholds raise a
         :class:`ConvergenceWarning`.
 
@@ -227,13 +232,83 @@ def fit(
         log_likelihood = False
     if log_likelihood is None:
         log_likelihood = _log_likelihood_fits(chains * draws * len(model.coords["obs"]))
+    timing: dict[str, float] = {}
+    with _timed(timing, "sampling_s"):
+        idata, loglik = _draw(
+            model,
+            sampler,
+            draws,
+            tune,
+            chains,
+            cores,
+            random_seed,
+            progressbar,
+            low_rank=low_rank,
+            advi_steps=advi_steps,
+            log_likelihood=log_likelihood,
+        )
+    approximation = idata.attrs.get("advi")
+    idata = _with_model_coords(idata, model)
+    _add_data_groups(idata, model)
+    if marginal and patient_effects:
+        with _timed(timing, "patient_effects_s"):
+            _add_conditional_patient_effects(idata, model, random_seed)
+    if log_likelihood:  # with the patient effects explicit, as if they had been sampled
+        with _timed(timing, "log_likelihood_s"):
+            _add_log_likelihood(idata, model, loglik)
+    with _timed(timing, "diagnostics_s"):
+        report = convergence_report(idata, skip=["patient_effect"] if marginal else [])
+    idata.attrs.update(
+        {
+            "spec": json.dumps(info.spec.to_dict()),
+            "priors": json.dumps(info.priors),
+            "data_hash": info.data.fingerprint(),
+            "data": json.dumps(_data_attrs(info.data)),
+            "versions": json.dumps(
+                {"alliance_bayes": __version__} | {p: version(p) for p in _PACKAGES}
+            ),
+            "sampler": sampler,
+            "diagnostics": json.dumps(report),
+            "timing": json.dumps({k: round(v, 2) for k, v in timing.items()}),
+        }
+    )
+    if approximation is None:
+        warn_if_unconverged(report)
+    else:  # independent draws: R-hat and ESS say nothing about the approximation
+        idata.attrs["advi"] = json.dumps(approximation)
+        warn_if_unsettled(approximation)
+    return idata
+
+
+@contextmanager
+def _timed(timing: dict[str, float], key: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timing[key] = time.perf_counter() - start
+
+
+def _draw(
+    model: pm.Model,
+    sampler: str,
+    draws: int,
+    tune: int,
+    chains: int,
+    cores: int,
+    random_seed: int | None,
+    progressbar: bool,
+    *,
+    low_rank: bool,
+    advi_steps: int,
+    log_likelihood: bool,
+) -> tuple[az.InferenceData, _Loglik | None]:
+    """Posterior draws by ``sampler``, and the pointwise log-likelihood function if wanted."""
     if sampler == "nutpie":
         compiled = compiled_model(model)
         idata = _sample_nutpie(
             compiled.nutpie_model, draws, tune, chains, cores, random_seed, progressbar, low_rank
         )
-        loglik = compiled.loglik
-    elif sampler == "pymc":
+        return idata, compiled.loglik
+    if sampler == "pymc":
         with model:
             idata = pm.sample(
                 draws=draws,
@@ -257,35 +332,7 @@ def fit(
         )
     else:
         raise ValueError(f"sampler must be 'nutpie', 'pymc' or 'advi', got {sampler!r}.")
-    if sampler != "nutpie":
-        loglik = log_likelihood_function(explicit_effects(model)) if log_likelihood else None
-    approximation = idata.attrs.get("advi")
-    idata = _with_model_coords(idata, model)
-    _add_data_groups(idata, model)
-    if marginal and patient_effects:
-        _add_conditional_patient_effects(idata, model, random_seed)
-    if log_likelihood:  # with the patient effects explicit, as if they had been sampled
-        _add_log_likelihood(idata, model, loglik)
-    report = convergence_report(idata)
-    idata.attrs.update(
-        {
-            "spec": json.dumps(info.spec.to_dict()),
-            "priors": json.dumps(info.priors),
-            "data_hash": info.data.fingerprint(),
-            "data": json.dumps(_data_attrs(info.data)),
-            "versions": json.dumps(
-                {"alliance_bayes": __version__} | {p: version(p) for p in _PACKAGES}
-            ),
-            "sampler": sampler,
-            "diagnostics": json.dumps(report),
-        }
-    )
-    if approximation is None:
-        warn_if_unconverged(report)
-    else:  # independent draws: R-hat and ESS say nothing about the approximation
-        idata.attrs["advi"] = json.dumps(approximation)
-        warn_if_unsettled(approximation)
-    return idata
+    return idata, log_likelihood_function(explicit_effects(model)) if log_likelihood else None
 
 
 def _log_likelihood_fits(n_values: int) -> bool:
@@ -384,18 +431,17 @@ def _add_conditional_patient_effects(
     lines_of = conditional_function(model, lines, _stored_names(model))
     rng = np.random.default_rng(random_seed)
     # about 2 * 10**6 values (16 MB) per (chain, draw, patient, rater) array of a block
-    per_draw = posterior.sizes["chain"] * len(model.coords["patient"]) * 4
+    n_patients = len(model.coords["patient"])
+    per_draw = posterior.sizes["chain"] * n_patients * 4
     block = max(1, min(posterior.sizes["draw"], 2 * 10**6 // per_draw))
-    parts = [
-        _conditional_effects_block(
-            posterior.isel(draw=slice(start, start + block)), model, lines_of, rng
+    shape = (posterior.sizes["chain"], posterior.sizes["draw"], n_patients)
+    effects = np.empty((*shape, posterior.sizes["component"]))
+    for start in range(0, posterior.sizes["draw"], block):
+        part = slice(start, start + block)
+        effects[:, part] = _conditional_effects_block(
+            posterior.isel(draw=part), model, lines_of, rng
         )
-        for start in range(0, posterior.sizes["draw"], block)
-    ]
-    posterior["patient_effect"] = (
-        ("chain", "draw", "patient", "component"),
-        np.concatenate(parts, axis=1),
-    )
+    posterior["patient_effect"] = (("chain", "draw", "patient", "component"), effects)
 
 
 def _conditional_effects_block(
