@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pymc as pm
 import pytest
 from pytensor.graph.traversal import ancestors
 from scipy import stats
@@ -144,3 +145,13 @@ def test_simulating_from_a_marginal_model_returns_the_patient_effects():
     assert ab.models.is_marginal(ab.growth_model(data))
     assert data.truth["patient_effect"].shape == (data.n_patients, 2)
     assert np.isfinite(data.score[data.observed]).all()
+
+
+def test_fit_refuses_ratings_swapped_in_by_hand():
+    """The integrated likelihood reads the ratings' sums: swapping the ratings alone is refused."""
+    model = ab.growth_model(gappy_data(["patient"]))
+    assert ab.models.is_marginal(model)
+    with model:
+        pm.set_data({"alliance_observed": model["alliance_observed"].get_value() + 1.0})
+    with pytest.raises(ValueError, match="changed after it was built"):
+        ab.fit(model)

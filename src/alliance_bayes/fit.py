@@ -35,6 +35,7 @@ from ._version import __version__
 from .diagnostics import convergence_report, warn_if_unconverged
 from .models import explicit_effects, is_marginal
 from .models._info import model_info, shared_values, structure_key
+from .models._marginal import check_rating_sums
 
 INTERNAL_SUFFIXES = ("_offset", "_chol_cov")
 # The pointwise log-likelihood is added by default up to this many values (chains x draws x
@@ -226,6 +227,8 @@ def fit(
     info = model_info(model)
     cores = cores or min(chains, os.cpu_count() or 1)
     marginal = is_marginal(model)
+    if marginal:
+        check_rating_sums(model)
     if marginal and not patient_effects:
         if log_likelihood:
             raise ValueError("the pointwise log-likelihood needs patient_effects=True.")

@@ -56,6 +56,44 @@ def rating_sums(
     ).astype(float)
 
 
+def check_rating_sums(model: Any) -> None:
+    """Raise if ``rating_sums`` no longer match the model's ratings.
+
+    The integrated likelihood reads the ratings through their sums only, so a rating swapped in
+    by hand (``pm.set_data`` on ``alliance_observed``, ``pm.observe``, tools such as simuk) would
+    be ignored. Build the model again from the new data instead.
+    """
+    values = {name: model[name].get_value() for name in ("time", "rater_idx", "patient_idx")}
+    expected = rating_sums(
+        model["alliance_observed"].get_value(),
+        values["time"],
+        values["rater_idx"],
+        values["patient_idx"],
+        len(model.coords["patient"]),
+        len(model.coords["rater"]),
+    )
+    if not np.allclose(model["rating_sums"].get_value(), expected, rtol=1e-10, atol=1e-8):
+        raise ValueError(
+            "this model's ratings were changed after it was built (rating_sums do not match "
+            "alliance_observed): its likelihood reads the ratings through their sums, so build "
+            "it again with growth_model(new_data), or use marginal=False to swap data by hand."
+        )
+
+
+def rater_terms(
+    s: Any, r: int, w: Any, level: Any, growth: Any
+) -> tuple[tuple[Any, Any, Any], tuple[Any, Any]]:
+    """Rater ``r``'s block of ``A = Z'WZ`` (level-level, level-growth, growth-growth) and its
+    part of ``c = Z'W(y - m)``, from the rating sums ``s`` and the patients' line.
+
+    ``w`` is the rater's ``sigma^-2``; tensors or numpy arrays that broadcast with ``s.n[:, r]``.
+    """
+    n, x, xx = s.n[:, r], s.x[:, r], s.xx[:, r]
+    a = (w * n, w * x, w * xx)
+    c = (w * (s.y[:, r] - level * n - growth * x), w * (s.xy[:, r] - level * x - growth * xx))
+    return a, c
+
+
 def cholesky(m: Matrix) -> Matrix:
     """Lower Cholesky factor of a small symmetric positive-definite matrix, unrolled.
 
@@ -128,9 +166,7 @@ def marginal_log_density(
     k = 2 * n_raters
     s = SimpleNamespace(**{name: sums[i] for i, name in enumerate(RATING_SUMS)})
     w = sigma**-2  # (R,), broadcast over patients
-    # Z' W r and r' W r for the residuals r = y - level - growth x, from the sums
-    c_level = w * (s.y - level * s.n - growth * s.x)
-    c_growth = w * (s.xy - level * s.x - growth * s.xx)
+    # r'Wr for the residuals r = y - level - growth x, from the sums
     rss = (
         s.yy
         - 2 * (level * s.y + growth * s.xy)
@@ -142,12 +178,11 @@ def marginal_log_density(
     zero = pt.zeros_like(s.n[:, 0])
     a: Matrix = [[zero for _ in range(k)] for _ in range(k)]
     c: list[Any] = [zero for _ in range(k)]
-    for r in range(n_raters):  # Z' W Z is block diagonal by rater
+    for r in range(n_raters):  # Z'WZ is block diagonal by rater
         lvl, grw = 2 * r, 2 * r + 1
-        a[lvl][lvl] = w[r] * s.n[:, r]
-        a[lvl][grw] = a[grw][lvl] = w[r] * s.x[:, r]
-        a[grw][grw] = w[r] * s.xx[:, r]
-        c[lvl], c[grw] = c_level[:, r], c_growth[:, r]
+        block, c[lvl : grw + 1] = rater_terms(s, r, w[r], level[:, r], growth[:, r])
+        a[lvl][lvl], a[lvl][grw], a[grw][grw] = block
+        a[grw][lvl] = a[lvl][grw]
     s_inv = inverse_from_cholesky(chol, k)
     low = cholesky([[s_inv[i][j] + a[i][j] for j in range(k)] for i in range(k)])
     v = forward_solve(low, c)
@@ -184,13 +219,10 @@ def draw_conditional_effects(
     ]
     c: list[Any] = [batch] * k
     for r in range(k // 2):
-        lvl, grw, w_r = 2 * r, 2 * r + 1, w[..., r]
-        l_r, g_r = level[..., r], growth[..., r]
-        precision[lvl][lvl] = precision[lvl][lvl] + w_r * s.n[:, r]
-        precision[lvl][grw] = precision[grw][lvl] = precision[lvl][grw] + w_r * s.x[:, r]
-        precision[grw][grw] = precision[grw][grw] + w_r * s.xx[:, r]
-        c[lvl] = w_r * (s.y[:, r] - l_r * s.n[:, r] - g_r * s.x[:, r])
-        c[grw] = w_r * (s.xy[:, r] - l_r * s.x[:, r] - g_r * s.xx[:, r])
+        lvl, grw = 2 * r, 2 * r + 1
+        block, c[lvl : grw + 1] = rater_terms(s, r, w[..., r], level[..., r], growth[..., r])
+        for (i, j), value in zip([(lvl, lvl), (lvl, grw), (grw, grw)], block, strict=True):
+            precision[i][j] = precision[j][i] = precision[i][j] + value
     low = cholesky(precision)
     whitened = forward_solve(low, c)
     noise = rng.standard_normal((k, *batch.shape))

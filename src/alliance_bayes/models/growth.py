@@ -66,6 +66,9 @@ def growth_model(
         drawn from their exact conditional after sampling, so results keep the vocabulary.
         Default (``None``): integrated out for one rater, the normal likelihood and non-centred
         effects (it samples fastest there), explicit otherwise (see ``ModelSpec.marginal_for``).
+        The integrated likelihood reads the ratings through their sums per patient, made when the
+        model is built: to fit new ratings, build the model again (``fit`` checks this); tools
+        that swap ``alliance_observed`` by hand need ``marginal=False``.
     spec
         A :class:`ModelSpec`; when given, it supplies all of the above.
 
