@@ -4,7 +4,8 @@ The approximation is a product of independent normals on the unconstrained param
 stochastic gradient steps. Its draws are independent, so they are laid out as ``chains`` blocks of
 ``draws`` to keep the shape of a sampled posterior; R-hat and ESS mean nothing for them.
 Mean-field ADVI is known to understate posterior SDs, most for the variance parameters: the scale
-benchmark (benchmarks/scale.py --method advi) reports its error against NUTS on 10k ratings.
+benchmark (benchmarks/scale.py --sampler advi, then --accuracy 10000) reports its error against
+NUTS on 10k ratings.
 """
 
 from __future__ import annotations

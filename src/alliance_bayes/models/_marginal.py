@@ -56,6 +56,11 @@ def rating_sums(
     ).astype(float)
 
 
+def _by_name(sums: Any) -> SimpleNamespace:
+    """The (6, P, R) rating sums (tensor or array) as ``.n``, ``.x``, ... by ``RATING_SUMS``."""
+    return SimpleNamespace(**{name: sums[i] for i, name in enumerate(RATING_SUMS)})
+
+
 def check_rating_sums(model: Any) -> None:
     """Raise if ``rating_sums`` no longer match the model's ratings.
 
@@ -164,7 +169,7 @@ def marginal_log_density(
     of the patient effects' covariance. The cost grows with patients, not with ratings.
     """
     k = 2 * n_raters
-    s = SimpleNamespace(**{name: sums[i] for i, name in enumerate(RATING_SUMS)})
+    s = _by_name(sums)
     w = sigma**-2  # (R,), broadcast over patients
     # r'Wr for the residuals r = y - level - growth x, from the sums
     rss = (
@@ -210,7 +215,7 @@ def draw_conditional_effects(
     over single ratings and no batched linalg (which took most of a 100k-rating fit's time).
     """
     k = cov.shape[-1]
-    s = SimpleNamespace(**dict(zip(RATING_SUMS, sums, strict=True)))
+    s = _by_name(sums)
     w = sigma[:, None, :] ** -2  # (draws, 1, R)
     prior_precision = np.linalg.inv(cov)
     batch = np.zeros(level.shape[:2])
