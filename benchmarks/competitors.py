@@ -191,7 +191,7 @@ def run_alliance_bayes(data, settings: Settings, marginal: bool | None = None) -
         random_seed=settings.seed,
         progressbar=False,
         log_likelihood=False,
-        patient_effects=False,
+        random_effects=False,
     )
     sample_s = time.perf_counter() - start
     return figures(_ours_draws(idata.posterior), _divergences(idata), compile_s, sample_s)

@@ -90,7 +90,7 @@ def main() -> None:
     spec = ab.ModelSpec.shipped("nissen_lie_2013_patient")
     rows = [ours(spec, args.n_ours, args.workers)]
     print(json.dumps(rows[-1]), flush=True)
-    for sampler in args.simuk_samplers.split(","):
+    for sampler in [s for s in args.simuk_samplers.split(",") if s]:
         rows.append(simuk_run(spec, args.n_simuk, sampler))
         print(json.dumps(rows[-1]), flush=True)
     for row in rows[1:]:

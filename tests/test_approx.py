@@ -51,9 +51,10 @@ def test_advi_fit_has_the_vocabulary_shapes_and_its_loss_settled(advi_fit):
     model, idata = advi_fit
     posterior = idata.posterior
     assert posterior.sizes["chain"] == 2 and posterior.sizes["draw"] == 250
-    for name in ("level", "growth", "level_coef", "sigma", "therapist_sd", "therapist_effect"):
+    for name in ("level", "growth", "level_coef", "sigma", "therapist_sd"):
         assert posterior[name].dims[2:] == tuple(model.named_vars_to_dims[name]), name
-    assert posterior["patient_effect"].shape[2:] == (len(model.coords["patient"]), 2)
+    for group in ("therapist", "patient"):  # integrated out, drawn afterwards
+        assert posterior[f"{group}_effect"].shape[2:] == (len(model.coords[group]), 2)
     assert "log_likelihood" in idata.groups()
     advi = json.loads(idata.attrs["advi"])
     assert idata.attrs["sampler"] == "advi" and advi["steps"] == 8000

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pymc as pm
+import pytensor
+import pytensor.tensor as pt
 import pytest
 from pytensor.graph.traversal import ancestors
-from scipy import stats
+from scipy import integrate, stats
 
 import alliance_bayes as ab
+from alliance_bayes.models._effects import separate_sd_corr
 from alliance_bayes.models._marginal import draw_conditional_effects, rating_sums
 from conftest import TINY_TRUTH
 
@@ -44,19 +47,21 @@ def _for(value, raters):
     return value
 
 
-def _mvnormal_logp(data, mean, sigma, cov):
+def _mvnormal_logp(data, mean, sigma, patient_cov, therapist_cov):
+    """Log-density of all ratings, one dense multivariate normal per therapist."""
     obs = data.observed
     y, p = data.score[obs], data.obs_patient[obs]
     r, x = data.obs_rater[obs], data.time[obs]
+    t = data.patient_therapist[p]
     total = 0.0
-    for patient in np.unique(p):
-        i = p == patient
-        z = np.zeros((i.sum(), cov.shape[0]))
+    for therapist in np.unique(t):
+        i = t == therapist
+        z = np.zeros((i.sum(), patient_cov.shape[0]))
         z[np.arange(i.sum()), 2 * r[i]] = 1.0
         z[np.arange(i.sum()), 2 * r[i] + 1] = x[i]
-        total += stats.multivariate_normal(
-            mean[i], z @ cov @ z.T + np.diag(sigma[r[i]] ** 2)
-        ).logpdf(y[i])
+        same_patient = p[i][:, None] == p[i][None, :]
+        cov = z @ therapist_cov @ z.T + same_patient * (z @ patient_cov @ z.T)
+        total += stats.multivariate_normal(mean[i], cov + np.diag(sigma[r[i]] ** 2)).logpdf(y[i])
     return total
 
 
@@ -65,20 +70,24 @@ def test_marginal_log_density_equals_the_multivariate_normal(raters):
     data = gappy_data(raters)
     assert (~data.observed).any()  # missing values and unequal lengths are exercised
     model = ab.growth_model(data, marginal=True)
-    assert "patient_offset" not in model.named_vars and "patient_sd" in model.named_vars
+    for group in ("therapist", "patient"):
+        assert f"{group}_offset" not in model.named_vars and f"{group}_sd" in model.named_vars
     rng = np.random.default_rng(0)
     point = {k: rng.normal(scale=0.3, size=np.shape(v)) for k, v in model.initial_point().items()}
     logp = model.compile_logp(vars=[model["alliance"]], jacobian=False)(point)
     mean_node = next(v for v in ancestors([model["alliance"]]) if v.name == "alliance_mean")
-    names = [mean_node, model["sigma"], model["patient_sd"], model["patient_corr"]]
+    names = [mean_node, model["sigma"]] + [
+        model[f"{group}_{part}"] for group in ("patient", "therapist") for part in ("sd", "corr")
+    ]
     values = model.compile_fn(
         model.replace_rvs_by_values(names),
         inputs=model.value_vars,
         on_unused_input="ignore",
         point_fn=False,
     )(**point)
-    mean, sigma, sd, corr = values
-    expected = _mvnormal_logp(data, mean, sigma, np.diag(sd) @ corr @ np.diag(sd))
+    mean, sigma, p_sd, p_corr, t_sd, t_corr = values
+    covariance = lambda sd, corr: np.diag(sd) @ corr @ np.diag(sd)  # noqa: E731
+    expected = _mvnormal_logp(data, mean, sigma, covariance(p_sd, p_corr), covariance(t_sd, t_corr))
     assert logp == pytest.approx(expected, rel=1e-9)
 
 
@@ -115,9 +124,48 @@ def test_conditional_effect_draws_match_the_gaussian_conditional():
         rating_sums(y, time, rater, np.zeros(n, dtype=int), 1, 2),
         np.tile(cov, (n_draws, 1, 1)),
         rng,
-    )[:, 0]
+    )[1][:, 0]
     np.testing.assert_allclose(draws.mean(0), expected_mean, atol=0.01)
     np.testing.assert_allclose(np.cov(draws.T), expected_cov, atol=0.005)
+
+
+def test_conditional_therapist_and_patient_draws_match_the_joint_gaussian_posterior():
+    """Therapist effects, then patient effects given them, against ``u | y`` for the stacked
+    effects ``u`` of two therapists (two patients and one), from the dense joint formulas."""
+    rng = np.random.default_rng(2)
+    k = 2
+    patient = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    time = np.array([0.0, 0.5, 1.0, 0.0, 1.0, 0.0, 0.5, 1.5])
+    rater = np.zeros(len(patient), dtype=int)
+    therapist_of = np.array([0, 0, 1])
+    level, growth = np.array([[5.0], [5.2], [4.9]]), np.array([[0.1], [0.0], [0.2]])
+    sigma = np.array([0.4])
+    t_cov, p_cov = np.array([[0.2, 0.02], [0.02, 0.05]]), np.array([[0.3, -0.03], [-0.03, 0.1]])
+    y = rng.normal(5, 0.6, len(patient))
+    # u = (a_0, a_1, b_0, b_1, b_2), each (level, growth)
+    z = np.zeros((len(patient), 5 * k))
+    for column, group in ((0, therapist_of[patient]), (2 * k, patient)):
+        z[np.arange(len(patient)), column + k * group] = 1.0
+        z[np.arange(len(patient)), column + k * group + 1] = time
+    prior = np.zeros((5 * k, 5 * k))
+    for g in range(5):
+        prior[k * g : k * g + k, k * g : k * g + k] = t_cov if g < 2 else p_cov
+    covariance = np.linalg.inv(np.linalg.inv(prior) + z.T @ z / sigma[0] ** 2)
+    mean_line = level[patient, 0] + growth[patient, 0] * time
+    expected_mean = covariance @ z.T @ (y - mean_line) / sigma[0] ** 2
+    n_draws = 40_000
+    therapist, patients = draw_conditional_effects(
+        np.tile(level, (n_draws, 1, 1)),
+        np.tile(growth, (n_draws, 1, 1)),
+        np.tile(sigma, (n_draws, 1)),
+        rating_sums(y, time, rater, patient, 3, 1),
+        np.tile(p_cov, (n_draws, 1, 1)),
+        rng,
+        therapist=(therapist_of, 2, np.tile(t_cov, (n_draws, 1, 1))),
+    )
+    draws = np.concatenate([therapist.reshape(n_draws, -1), patients.reshape(n_draws, -1)], 1)
+    np.testing.assert_allclose(draws.mean(0), expected_mean, atol=0.01)
+    np.testing.assert_allclose(np.cov(draws.T), covariance, atol=0.005)
 
 
 @pytest.mark.parametrize(
@@ -132,18 +180,20 @@ def test_conditional_effect_draws_match_the_gaussian_conditional():
         ({"raters": ["patient", "therapist"], "marginal": True}, True),
     ],
 )
-def test_patient_effects_are_integrated_out_by_default_for_the_normal_likelihood(options, marginal):
+def test_random_effects_are_integrated_out_by_default_for_the_normal_likelihood(options, marginal):
     options = dict(options)
     data = gappy_data(options.pop("raters", ["patient"]))
     model = ab.growth_model(data.with_score(np.clip(data.score, 1.5, 6.5)), **options)
-    assert ("patient_effect" not in model.named_vars) is marginal
+    for group in ("therapist", "patient"):
+        assert (f"{group}_effect" not in model.named_vars) is marginal
     assert ab.models.is_marginal(model) is marginal
 
 
-def test_simulating_from_a_marginal_model_returns_the_patient_effects():
+def test_simulating_from_a_marginal_model_returns_the_random_effects():
     data = gappy_data(["patient"])  # simulated from the default (marginal) model
     assert ab.models.is_marginal(ab.growth_model(data))
     assert data.truth["patient_effect"].shape == (data.n_patients, 2)
+    assert data.truth["therapist_effect"].shape == (data.n_therapists, 2)
     assert np.isfinite(data.score[data.observed]).all()
 
 
@@ -155,3 +205,27 @@ def test_fit_refuses_ratings_swapped_in_by_hand():
         pm.set_data({"alliance_observed": model["alliance_observed"].get_value() + 1.0})
     with pytest.raises(ValueError, match="changed after it was built"):
         ab.fit(model)
+
+
+@pytest.mark.parametrize("eta", [1.0, 2.0, 4.5])
+def test_separate_correlation_has_the_lkj_prior(eta):
+    """With two components the marginal model samples ``(1 + corr) / 2 ~ Beta(eta, eta)``: its
+    density of the correlation is LKJ(eta)'s, proportional to ``(1 - corr^2)^(eta - 1)`` (as
+    PyMC's LKJCorr, whose normalising constant differs) and integrating to one."""
+    with pm.Model(coords={"component": ["a", "b"], "component_": ["a", "b"]}) as model:
+        separate_sd_corr(
+            "therapist",
+            n_components=2,
+            sd_prior={"dist": "HalfNormal", "sigma": 1.0},
+            corr_prior={"dist": "LKJ", "eta": eta},
+        )
+    packed = model["therapist_corr_packed"]
+    value = pt.scalar("u")
+    density = pytensor.function([value], pm.logp(packed, value))
+    of_corr = lambda r: float(density((1 + r) / 2)) - np.log(2.0)  # noqa: E731
+    grid = np.array([-0.9, -0.2, 0.0, 0.5, 0.95])
+    lkj = np.array([pm.logp(pm.LKJCorr.dist(n=2, eta=eta), [r]).eval() for r in grid])
+    shift = np.array([of_corr(r) for r in grid]) - lkj
+    np.testing.assert_allclose(shift, shift[0], atol=1e-10)
+    total, _ = integrate.quad(lambda r: np.exp(of_corr(r)), -1, 1)
+    assert total == pytest.approx(1.0, abs=1e-6)

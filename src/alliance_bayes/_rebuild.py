@@ -180,9 +180,10 @@ def rebuild_model(idata: az.InferenceData) -> pm.Model:
 def predictive_model(idata: az.InferenceData) -> pm.Model:
     """The fit's model with every stored effect explicit in the graph, for predictive draws.
 
-    A fit whose patient effects were integrated out of the likelihood (``marginal=True``) stores
-    ``patient_effect`` drawn from its exact conditional afterwards; predicting new ratings of the
-    same patients takes them from the same model with the effects explicit.
+    A fit whose random effects were integrated out of the likelihood (``marginal=True``) stores
+    ``therapist_effect`` and ``patient_effect`` drawn from their exact conditional afterwards;
+    predicting new ratings of the same patients takes them from the same model with the effects
+    explicit.
     """
     model = build_model(rebuild_data(idata), rebuild_spec(idata))
     return explicit_effects(model) if "patient_effect" in idata.posterior else model

@@ -40,9 +40,9 @@ def convergence_report(idata: az.InferenceData, skip: Sequence[str] = ()) -> dic
     """Divergences, worst R-hat and ESS, E-BFMI, and the parameters that miss each threshold.
 
     ``skip`` names posterior variables left out of R-hat and ESS (listed under ``"skipped"``):
-    ``fit`` skips ``patient_effect`` when it was drawn after sampling from its exact conditional,
-    as a function of the sampled draws plus independent noise (ArviZ took 31 s for the 4,400
-    effects of a 10k-rating study here, nearly all of them patient effects).
+    ``fit`` skips ``therapist_effect`` and ``patient_effect`` when they were drawn after sampling
+    from their exact conditional, as functions of the sampled draws plus independent noise
+    (ArviZ took 31 s for the 4,400 effects of a 10k-rating study here).
 
     Examples
     --------

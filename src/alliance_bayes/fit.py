@@ -37,7 +37,7 @@ from .models import explicit_effects, is_marginal
 from .models._info import model_info, shared_values, structure_key
 from .models._marginal import check_rating_sums
 
-INTERNAL_SUFFIXES = ("_offset", "_chol_cov")
+INTERNAL_SUFFIXES = ("_offset", "_chol_cov", "_packed")
 # The pointwise log-likelihood is added by default up to this many values (chains x draws x
 # observations; 10**8 float64 values are 800 MB): 4 x 1000 draws of 25,000 ratings.
 LOG_LIKELIHOOD_AUTO_LIMIT = 10**8
@@ -168,7 +168,7 @@ def fit(
     cores: int | None = None,
     log_likelihood: bool | None = None,
     low_rank: bool = False,
-    patient_effects: bool = True,
+    random_effects: bool = True,
     advi_steps: int = ADVI_STEPS,
 ) -> az.InferenceData:
     """Sample the posterior of a model of this package.
@@ -194,11 +194,11 @@ def fit(
     log_likelihood
         Add the pointwise log-likelihood (needed for LOO). Default (``None``): add it unless it
         would hold more than ``LOG_LIKELIHOOD_AUTO_LIMIT`` values (a warning says so).
-    patient_effects
-        For a model with the patient effects integrated out (the default for the normal
-        likelihood): draw them from their exact conditional given each posterior draw, so the
-        posterior keeps ``patient_effect`` and the pointwise log-likelihood is the one of the
-        model with explicit effects.
+    random_effects
+        For a model with the random effects integrated out (the default for one rater and the
+        normal likelihood): draw them from their exact conditional given each posterior draw, so
+        the posterior keeps ``therapist_effect`` and ``patient_effect`` and the pointwise
+        log-likelihood is the one of the model with explicit effects.
     low_rank
         nutpie only: adapt a low-rank modified mass matrix (helps with correlated posteriors).
     advi_steps
@@ -210,7 +210,7 @@ def fit(
         posterior (vocabulary names, the user's labels as coords), sample_stats,
         observed_data, constant_data, log_likelihood and attrs (``spec``, ``data_hash``,
         ``timing`` (seconds of sampling, which includes a first compile, of the conditional
-        patient effects, the log-likelihood and the diagnostics),
+        random effects, the log-likelihood and the diagnostics),
         ``versions``, ``diagnostics``). Diagnostics that miss their thresholds raise a
         :class:`ConvergenceWarning`.
 
@@ -229,9 +229,9 @@ def fit(
     marginal = is_marginal(model)
     if marginal:
         check_rating_sums(model)
-    if marginal and not patient_effects:
+    if marginal and not random_effects:
         if log_likelihood:
-            raise ValueError("the pointwise log-likelihood needs patient_effects=True.")
+            raise ValueError("the pointwise log-likelihood needs random_effects=True.")
         log_likelihood = False
     if log_likelihood is None:
         log_likelihood = _log_likelihood_fits(chains * draws * len(model.coords["obs"]))
@@ -253,14 +253,15 @@ def fit(
     approximation = idata.attrs.get("advi")
     idata = _with_model_coords(idata, model)
     _add_data_groups(idata, model)
-    if marginal and patient_effects:
-        with _timed(timing, "patient_effects_s"):
-            _add_conditional_patient_effects(idata, model, random_seed)
-    if log_likelihood:  # with the patient effects explicit, as if they had been sampled
+    if marginal and random_effects:
+        with _timed(timing, "random_effects_s"):
+            _add_conditional_effects(idata, model, random_seed)
+    if log_likelihood:  # with the effects explicit, as if they had been sampled
         with _timed(timing, "log_likelihood_s"):
             _add_log_likelihood(idata, model, loglik)
     with _timed(timing, "diagnostics_s"):
-        report = convergence_report(idata, skip=["patient_effect"] if marginal else [])
+        skip = ["therapist_effect", "patient_effect"] if marginal else []
+        report = convergence_report(idata, skip=skip)
     idata.attrs.update(
         {
             "spec": json.dumps(info.spec.to_dict()),
@@ -419,10 +420,12 @@ def _add_data_groups(idata: az.InferenceData, model: pm.Model) -> None:
     idata.add_groups(constant_data=xr.Dataset(constant, coords=coords))
 
 
-def _add_conditional_patient_effects(
+def _add_conditional_effects(
     idata: az.InferenceData, model: pm.Model, random_seed: int | None
 ) -> None:
-    """``patient_effect`` drawn from ``b_p | y, rest`` at every posterior draw (marginal models).
+    """``therapist_effect`` and ``patient_effect`` drawn from their exact conditional given the
+    ratings at every posterior draw (marginal models: ``a_t | y, rest``, then
+    ``b_p | a_t, y, rest``).
 
     Blocks of draws are processed in turn, so memory stays bounded on large studies.
     """
@@ -433,39 +436,47 @@ def _add_conditional_patient_effects(
     lines = [named_node(model, name) for name in LINE_NAMES]
     lines_of = conditional_function(model, lines, _stored_names(model))
     rng = np.random.default_rng(random_seed)
-    # about 2 * 10**6 values (16 MB) per (chain, draw, patient, rater) array of a block
-    n_patients = len(model.coords["patient"])
-    per_draw = posterior.sizes["chain"] * n_patients * 4
+    # about 2 * 10**6 values (16 MB) per (chain, draw, patient, component) array of a block
+    sizes = {group: len(model.coords[group]) for group in ("therapist", "patient")}
+    k = posterior.sizes["component"]
+    per_draw = posterior.sizes["chain"] * sizes["patient"] * k * k
     block = max(1, min(posterior.sizes["draw"], 2 * 10**6 // per_draw))
-    shape = (posterior.sizes["chain"], posterior.sizes["draw"], n_patients)
-    effects = np.empty((*shape, posterior.sizes["component"]))
+    shape = (posterior.sizes["chain"], posterior.sizes["draw"])
+    effects = {group: np.empty((*shape, size, k)) for group, size in sizes.items()}
     for start in range(0, posterior.sizes["draw"], block):
         part = slice(start, start + block)
-        effects[:, part] = _conditional_effects_block(
-            posterior.isel(draw=part), model, lines_of, rng
-        )
-    posterior["patient_effect"] = (("chain", "draw", "patient", "component"), effects)
+        drawn = _conditional_effects_block(posterior.isel(draw=part), model, lines_of, rng)
+        for group, values in zip(("therapist", "patient"), drawn, strict=True):
+            effects[group][:, part] = values
+    for group, values in effects.items():
+        posterior[f"{group}_effect"] = (("chain", "draw", group, "component"), values)
 
 
 def _conditional_effects_block(
     posterior: xr.Dataset, model: pm.Model, lines_of: Any, rng: np.random.Generator
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     from .models._marginal import draw_conditional_effects
 
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     flat = lambda name: posterior[name].to_numpy().reshape(n_chain * n_draw, -1)  # noqa: E731
+
+    def covariance(group: str) -> np.ndarray:
+        sd = flat(f"{group}_sd")
+        corr = flat(f"{group}_corr").reshape(-1, sd.shape[1], sd.shape[1])
+        return sd[:, :, None] * corr * sd[:, None, :]
+
     level, growth = (x.reshape(n_chain * n_draw, *x.shape[2:]) for x in lines_of(posterior))
-    sd = flat("patient_sd")
-    corr = flat("patient_corr").reshape(-1, sd.shape[1], sd.shape[1])
-    effects = draw_conditional_effects(
+    therapist_of = model["therapist_of_patient"].get_value()
+    drawn = draw_conditional_effects(
         level,
         growth,
         flat("sigma"),
         model["rating_sums"].get_value(),
-        sd[:, :, None] * corr * sd[:, None, :],
+        covariance("patient"),
         rng,
+        therapist=(therapist_of, len(model.coords["therapist"]), covariance("therapist")),
     )
-    return effects.reshape(n_chain, n_draw, *effects.shape[1:])
+    return tuple(x.reshape(n_chain, n_draw, *x.shape[1:]) for x in drawn)
 
 
 def _add_log_likelihood(idata: az.InferenceData, model: pm.Model, loglik: _Loglik) -> None:

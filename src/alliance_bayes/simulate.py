@@ -337,7 +337,7 @@ def simulate(
     5.3
     """
     truth = truth if isinstance(truth, Truth) else Truth(dict(truth))
-    model = explicit_effects(model)  # the patient effects are drawn and returned in the truth
+    model = explicit_effects(model)  # the random effects are drawn and returned in the truth
     info = model_info(model)
     values = truth.arrays(model)
     fixed = interventions(model, values)

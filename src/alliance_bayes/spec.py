@@ -412,7 +412,7 @@ class ModelSpec:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}.")
 
     def marginal_for(self, n_raters: int) -> bool:
-        """Whether the patient effects are integrated out of the likelihood for this many raters.
+        """Whether the random effects are integrated out of the likelihood for this many raters.
 
         ``marginal=None`` (the default) means: yes for a single-rater growth model with the
         normal likelihood and non-centred effects, where it samples fastest

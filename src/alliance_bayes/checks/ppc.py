@@ -21,7 +21,7 @@ from .._rebuild import predictive_model, rebuild_model
 from ..models._info import model_info
 from ._conditional import conditional_function
 
-INTERNAL_SUFFIXES = ("_offset", "_chol_cov", "__")
+INTERNAL_SUFFIXES = ("_offset", "_chol_cov", "_packed", "__")
 
 
 def _vocabulary(model: pm.Model) -> list[str]:

@@ -24,7 +24,7 @@ def build_model(data, spec):
 
 
 def explicit_effects(model):
-    """``model`` itself, or for one with the patient effects integrated out, its twin with them
+    """``model`` itself, or for one with the random effects integrated out, its twin with them
     explicit (same data and parameters): for simulating ratings and pointwise log-likelihoods."""
     if not is_marginal(model):
         return model

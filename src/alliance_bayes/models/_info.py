@@ -41,7 +41,7 @@ def model_info(model: pm.Model) -> ModelInfo:
 
 
 def is_marginal(model: pm.Model) -> bool:
-    """Whether the model's patient effects are integrated out of its likelihood."""
+    """Whether the model's random effects are integrated out of its likelihood."""
     return "patient_sd" in model.named_vars and "patient_effect" not in model.named_vars
 
 

@@ -1,22 +1,28 @@
-"""Patient effects integrated out of the normal likelihood, and drawn back afterwards.
+"""Therapist and patient effects integrated out of the normal likelihood, and drawn back.
 
-Per patient ``p`` the ratings are ``y_p ~ N(m_p, D_p + Z_p S Z_p')`` where ``m_p`` is the mean
-without patient effects, ``D_p`` the diagonal residual variances and row ``i`` of ``Z_p`` is
-``e_(2r) + x_i e_(2r+1)`` for rater ``r`` at coded time ``x_i``. With ``W = D^-1``,
-``A_p = Z_p' W Z_p`` and ``c_p = Z_p' W (y_p - m_p)`` (2R x 2R and 2R), Woodbury and the
-determinant lemma give
+Per patient ``p`` the ratings are ``y_p ~ N(m_p + Z_p a_t, D_p + Z_p S Z_p')`` given its
+therapist's effect ``a_t``, where ``m_p`` is the mean without random effects, ``D_p`` the
+diagonal residual variances and row ``i`` of ``Z_p`` is ``e_(2r) + x_i e_(2r+1)`` for rater ``r``
+at coded time ``x_i``. With ``W = D^-1``, ``A_p = Z_p' W Z_p`` and ``c_p = Z_p' W (y_p - m_p)``
+(2R x 2R and 2R), Woodbury and the determinant lemma give at ``a_t = 0``
 
     log N(y_p) = -1/2 [n_p log 2 pi + log|D_p| + r'Wr + log|S| + log|M_p| - c_p' M_p^-1 c_p],
     M_p = S^-1 + A_p,
 
-and the exact conditional of the patient effects is ``b_p | y, rest ~ N(M_p^-1 c_p, M_p^-1)``.
+and as a function of ``a_t`` the log-density is that plus ``a_t' d_p - a_t' B_p a_t / 2`` with
+``B_p = A_p - A_p M_p^-1 A_p`` and ``d_p = c_p - A_p M_p^-1 c_p``. Summing ``B_p`` and ``d_p``
+over a therapist's patients, the same Gaussian integral integrates ``a_t ~ N(0, T)`` out
+(``T^-1 + B_t``, again 2R x 2R), so the sampler sees the population parameters only.
+Afterwards the effects are drawn from their exact conditionals, ``a_t | y`` then
+``b_p | a_t, y ~ N(M_p^-1 c_p, M_p^-1)`` (with ``a_t`` in ``m_p``).
+
 The mean is linear in time per (patient, rater), ``m_p = l_pr + g_pr x``, so ``A_p``, ``c_p`` and
 ``r'Wr`` follow from six data sums per (patient, rater) cell (:func:`rating_sums`; unequal lengths
 and missing ratings need no padding), and one evaluation costs work per patient, not per rating.
-The 2R x 2R algebra is unrolled into elementwise operations over patients (R <= 2), which every
-PyTensor backend compiles and differentiates. (Batched ``pt.linalg`` Cholesky and triangular
-solves instead compiled in 143 s and sampled 2 x 400 steps in 279 s with nutpie's numba backend
-here, against 82 s and 2 s unrolled, single-rater Nissen-Lie model.)
+The 2R x 2R algebra is unrolled into elementwise operations over patients and therapists
+(R <= 2), which every PyTensor backend compiles and differentiates. (Batched ``pt.linalg``
+Cholesky and triangular solves instead compiled in 143 s and sampled 2 x 400 steps in 279 s with
+nutpie's numba backend here, against 82 s and 2 s unrolled, single-rater Nissen-Lie model.)
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import pytensor.tensor as pt
+from scipy import sparse
 
 Matrix = list[list[Any]]
 
@@ -158,15 +165,81 @@ def inverse_from_cholesky(chol: Any, k: int) -> Matrix:
     ]
 
 
+def information(s: SimpleNamespace, w: Any, level: Any, growth: Any, n_raters: int, zero: Any):
+    """``A = Z'WZ`` (k x k, block diagonal by rater) and ``c = Z'W(y - m)`` (k) per patient.
+
+    ``s`` are the rating sums by name, ``w`` the raters' ``sigma^-2`` (indexed ``w[..., r]``),
+    ``level`` and ``growth`` the patients' lines (``[..., r]``); entries are lists of tensors or
+    arrays that broadcast with ``zero``.
+    """
+    k = 2 * n_raters
+    a: Matrix = [[zero for _ in range(k)] for _ in range(k)]
+    c: list[Any] = [zero for _ in range(k)]
+    for r in range(n_raters):
+        lvl, grw = 2 * r, 2 * r + 1
+        block, c[lvl : grw + 1] = rater_terms(s, r, w[..., r], level[..., r], growth[..., r])
+        a[lvl][lvl], a[lvl][grw], a[grw][grw] = block
+        a[grw][lvl] = a[lvl][grw]
+    return a, c
+
+
+def information_about_therapist(low: Matrix, a: Matrix, c: list[Any], v: list[Any]):
+    """What one patient's ratings say about its therapist's effect, with its own integrated out.
+
+    Given ``M = S^-1 + A = L L'`` and ``v = L^-1 c``: ``B = Z'V^-1 Z = A - A M^-1 A`` and
+    ``d = Z'V^-1 (y - m) = c - A M^-1 c`` (``V = D + Z S Z'``), so the patient's log-density is
+    ``const + a'd - a'Ba / 2`` in the therapist effect ``a``. Returns ``B`` (k x k) and ``d``.
+    """
+    k = len(c)
+    u = [forward_solve(low, [a[i][j] for i in range(k)]) for j in range(k)]  # L^-1 A, by column
+    b = [
+        [a[i][j] - sum((u[i][q] * u[j][q] for q in range(k)), start=0.0) for j in range(k)]
+        for i in range(k)
+    ]
+    d = [c[i] - sum((u[i][q] * v[q] for q in range(k)), start=0.0) for i in range(k)]
+    return b, d
+
+
+def _group_sums(entries: list[Any], groups: Any, n_groups: int) -> list[Any]:
+    """Sums of per-patient tensors (P,) within groups (therapists), one (n_groups,) each."""
+    stacked = pt.stack(entries, axis=-1)
+    totals = pt.inc_subtensor(pt.zeros((n_groups, len(entries)))[groups], stacked)
+    return [totals[:, e] for e in range(len(entries))]
+
+
+def _gaussian_integral(
+    prior_chol: Any, b: Matrix, d: list[Any], k: int
+) -> tuple[Any, Matrix, list[Any]]:
+    """``log int exp(u'd - u'Bu/2) N(u; 0, S) du`` per group (elementwise), ``S = LL'`` given by
+    its Cholesky factor: ``-(log|S| + log|S^-1 + B| - d'(S^-1 + B)^-1 d) / 2``. Also returns the
+    Cholesky factor of ``S^-1 + B`` and ``v`` (its inverse times ``d``), for later use.
+    """
+    s_inv = inverse_from_cholesky(prior_chol, k)
+    low = cholesky([[s_inv[i][j] + b[i][j] for j in range(k)] for i in range(k)])
+    v = forward_solve(low, d)
+    log_det = 2 * sum((pt.log(low[i][i]) for i in range(k)), start=0.0)
+    log_det_prior = 2 * pt.sum(pt.log(pt.diagonal(prior_chol)))
+    return -0.5 * (log_det_prior + log_det - sum((vi**2 for vi in v), start=0.0)), low, v
+
+
 def marginal_log_density(
-    sums: Any, level: Any, growth: Any, sigma: Any, chol: Any, n_raters: int
+    sums: Any,
+    level: Any,
+    growth: Any,
+    sigma: Any,
+    chol: Any,
+    n_raters: int,
+    therapist: tuple[Any, int, Any],
 ) -> Any:
-    """Log-density of all ratings with the patient effects integrated out (a scalar).
+    """Log-density of all ratings with the random effects integrated out (a scalar).
 
     ``sums`` are the ratings' :func:`rating_sums` (6, P, R); ``level`` and ``growth`` are (P, R):
-    each patient's line without patient effects, so the mean of a rating is
+    each patient's line without random effects, so the mean of a rating is
     ``level[p, r] + growth[p, r] x``; ``sigma`` is (R,) and ``chol`` the (2R, 2R) Cholesky factor
-    of the patient effects' covariance. The cost grows with patients, not with ratings.
+    of the patient effects' covariance. ``therapist`` is ``(therapist_of_patient, n_therapists,
+    therapist_chol)``: the therapist effects are integrated out per therapist, from the sums over
+    its patients of :func:`information_about_therapist`. The cost grows with patients, not with
+    ratings.
     """
     k = 2 * n_raters
     s = _by_name(sums)
@@ -179,22 +252,18 @@ def marginal_log_density(
         + 2 * level * growth * s.x
         + growth**2 * s.xx
     )
-    own = pt.sum(s.n * (np.log(2 * np.pi) + 2 * pt.log(sigma)) + w * rss)
-    zero = pt.zeros_like(s.n[:, 0])
-    a: Matrix = [[zero for _ in range(k)] for _ in range(k)]
-    c: list[Any] = [zero for _ in range(k)]
-    for r in range(n_raters):  # Z'WZ is block diagonal by rater
-        lvl, grw = 2 * r, 2 * r + 1
-        block, c[lvl : grw + 1] = rater_terms(s, r, w[r], level[:, r], growth[:, r])
-        a[lvl][lvl], a[lvl][grw], a[grw][grw] = block
-        a[grw][lvl] = a[lvl][grw]
-    s_inv = inverse_from_cholesky(chol, k)
-    low = cholesky([[s_inv[i][j] + a[i][j] for j in range(k)] for i in range(k)])
-    v = forward_solve(low, c)
-    log_det_m = 2 * sum((pt.log(low[i][i]) for i in range(k)), start=0.0)
-    log_det_s = 2 * pt.sum(pt.log(pt.diagonal(chol)))
-    quadratic = sum((vi**2 for vi in v), start=0.0)
-    return -0.5 * (own + s.n.shape[0] * log_det_s + pt.sum(log_det_m - quadratic))
+    own = -0.5 * pt.sum(s.n * (np.log(2 * np.pi) + 2 * pt.log(sigma)) + w * rss)
+    a, c = information(s, w, level, growth, n_raters, pt.zeros_like(s.n[:, 0]))
+    patients, low, v = _gaussian_integral(chol, a, c, k)
+    therapist_of, n_therapists, therapist_chol = therapist
+    b, d = information_about_therapist(low, a, c, v)
+    upper = [(i, j) for i in range(k) for j in range(i, k)]
+    summed = _group_sums([b[i][j] for i, j in upper] + d, therapist_of, n_therapists)
+    b_t: Matrix = [[None] * k for _ in range(k)]
+    for (i, j), value in zip(upper, summed, strict=False):
+        b_t[i][j] = b_t[j][i] = value
+    therapists, _, _ = _gaussian_integral(therapist_chol, b_t, summed[len(upper) :], k)
+    return own + pt.sum(patients) + pt.sum(therapists)
 
 
 def draw_conditional_effects(
@@ -204,31 +273,56 @@ def draw_conditional_effects(
     sums: np.ndarray,
     cov: np.ndarray,
     rng: np.random.Generator,
-) -> np.ndarray:
-    """Draws of ``b_p | y, rest`` for a batch of posterior draws.
+    therapist: tuple[np.ndarray, int, np.ndarray] | None = None,
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Draws of the integrated-out effects from their exact conditional, per posterior draw.
 
-    ``level`` and ``growth`` are each patient's line (draws, P, R), ``sigma`` is (draws, R),
-    ``sums`` the ratings' :func:`rating_sums` (6, P, R) and ``cov`` the patient effects'
-    covariance (draws, k, k). Returns (draws, P, k). With ``M = L L'`` the conditional precision,
-    ``b = L'^-1 (L^-1 c + e)`` for standard normal ``e`` has mean ``M^-1 c`` and covariance
-    ``M^-1``. Everything is elementwise over (draws, P), with the k x k algebra unrolled: no pass
-    over single ratings and no batched linalg (which took most of a 100k-rating fit's time).
+    ``level`` and ``growth`` are each patient's line without random effects (draws, P, R),
+    ``sigma`` is (draws, R), ``sums`` the ratings' :func:`rating_sums` (6, P, R) and ``cov`` the
+    patient effects' covariance (draws, k, k). ``therapist`` (``therapist_of_patient``,
+    ``n_therapists``, their covariance (draws, k, k)), if given, means the therapist effects were
+    integrated out too: they are drawn first, from ``a_t | y, rest``, and the patient effects
+    then from ``b_p | a_t, y, rest``. Returns the therapist effects (draws, T, k) or None, and
+    the patient effects (draws, P, k).
+
+    With ``M = L L'`` a conditional precision and ``c`` the matching linear term,
+    ``L'^-1 (L^-1 c + e)`` for standard normal ``e`` has mean ``M^-1 c`` and covariance
+    ``M^-1``. Everything is elementwise over (draws, P) or (draws, T) with the k x k algebra
+    unrolled: no pass over single ratings and no batched linalg (which took most of a
+    100k-rating fit's time).
     """
     k = cov.shape[-1]
     s = _by_name(sums)
     w = sigma[:, None, :] ** -2  # (draws, 1, R)
-    prior_precision = np.linalg.inv(cov)
-    batch = np.zeros(level.shape[:2])
-    precision: Matrix = [
-        [prior_precision[:, i, j, None] + batch for j in range(k)] for i in range(k)
-    ]
-    c: list[Any] = [batch] * k
-    for r in range(k // 2):
-        lvl, grw = 2 * r, 2 * r + 1
-        block, c[lvl : grw + 1] = rater_terms(s, r, w[..., r], level[..., r], growth[..., r])
-        for (i, j), value in zip([(lvl, lvl), (lvl, grw), (grw, grw)], block, strict=True):
-            precision[i][j] = precision[j][i] = precision[i][j] + value
-    low = cholesky(precision)
+    zero = np.zeros(level.shape[:2])
+    a, c = information(s, w, level, growth, k // 2, zero)
+    low = cholesky(_plus(np.linalg.inv(cov), a))
+    therapist_effects = None
+    if therapist is not None:
+        therapist_of, n_therapists, therapist_cov = therapist
+        b, d = information_about_therapist(low, a, c, forward_solve(low, c))
+        to_therapists = sparse.csr_matrix(
+            (np.ones(len(therapist_of)), (therapist_of, np.arange(len(therapist_of)))),
+            shape=(n_therapists, len(therapist_of)),
+        )
+        per_therapist = lambda x: (to_therapists @ x.T).T  # noqa: E731
+        b_t = [[per_therapist(b[i][j]) for j in range(k)] for i in range(k)]
+        low_t = cholesky(_plus(np.linalg.inv(therapist_cov), b_t))
+        therapist_effects = _gaussian_draw(low_t, [per_therapist(x) for x in d], rng)
+        shift = therapist_effects[:, therapist_of]  # (draws, P, k)
+        level, growth = level + shift[..., 0::2], growth + shift[..., 1::2]
+        _, c = information(s, w, level, growth, k // 2, zero)
+    return therapist_effects, _gaussian_draw(low, c, rng)
+
+
+def _plus(prior_precision: np.ndarray, a: Matrix) -> Matrix:
+    """``prior_precision`` (draws, k, k) plus ``a`` (k x k entries of shape (draws, n))."""
+    k = len(a)
+    return [[prior_precision[:, i, j, None] + a[i][j] for j in range(k)] for i in range(k)]
+
+
+def _gaussian_draw(low: Matrix, c: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """Draws of ``N(M^-1 c, M^-1)`` given ``M = L L'``, elementwise; (..., k)."""
     whitened = forward_solve(low, c)
-    noise = rng.standard_normal((k, *batch.shape))
+    noise = rng.standard_normal((len(c), *np.shape(c[0])))
     return np.stack(backward_solve(low, [v + e for v, e in zip(whitened, noise, strict=True)]), -1)

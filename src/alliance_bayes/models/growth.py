@@ -22,7 +22,7 @@ from ..data import AllianceData
 from ..priors import Prior, prior_variable, resolve_priors
 from ..spec import ModelSpec
 from ._covariates import select_covariates, therapist_covariate_matrix
-from ._effects import correlated_covariance, correlated_effects
+from ._effects import correlated_covariance, correlated_effects, separate_sd_corr
 from ._info import attach_info
 from ._marginal import (
     LINE_NAMES,
@@ -62,10 +62,11 @@ def growth_model(
     centered
         Centred random effects (default non-centred).
     marginal
-        Integrate the patient effects out of the (normal) likelihood analytically; they are
-        drawn from their exact conditional after sampling, so results keep the vocabulary.
-        Default (``None``): integrated out for one rater, the normal likelihood and non-centred
-        effects (it samples fastest there), explicit otherwise (see ``ModelSpec.marginal_for``).
+        Integrate the therapist and patient effects out of the (normal) likelihood analytically;
+        ``fit`` draws them from their exact conditional after sampling, so results keep the
+        vocabulary. Default (``None``): integrated out for one rater, the normal likelihood and
+        non-centred effects (it samples fastest there), explicit otherwise (see
+        ``ModelSpec.marginal_for``).
         The integrated likelihood reads the ratings through their sums per patient, made when the
         model is built: to fit new ratings, build the model again (``fit`` checks this); tools
         that swap ``alliance_observed`` by hand need ``marginal=False``.
@@ -102,7 +103,7 @@ def growth_model(
     marginal = spec.marginal_for(data.n_raters)
     if marginal and spec.likelihood != "normal":
         raise ValueError(
-            "marginal=True integrates patient effects out of a normal likelihood only."
+            "marginal=True integrates the random effects out of a normal likelihood only."
         )
     if spec.likelihood == "censored" and data.scale is None:
         raise ValueError(
@@ -131,26 +132,29 @@ def growth_model(
         level = prior_variable("level", resolved["level"], dims="rater")
         growth = prior_variable("growth", resolved["growth"], dims="rater")
         n_comp = 2 * data.n_raters
-        a = correlated_effects(
-            "therapist",
-            n_components=n_comp,
-            sd_prior=resolved["therapist_sd"],
-            corr_prior=resolved["therapist_corr"],
-            centered=spec.centered,
-        )
-        patient_block = {
-            "n_components": n_comp,
-            "sd_prior": resolved["patient_sd"],
-            "corr_prior": resolved["patient_corr"],
+        blocks = {
+            group: {
+                "n_components": n_comp,
+                "sd_prior": resolved[f"{group}_sd"],
+                "corr_prior": resolved[f"{group}_corr"],
+            }
+            for group in ("therapist", "patient")
         }
-        # Per-group contributions to level and growth, shape (group, rater), gathered per row.
-        t_level, t_growth = a[:, 0::2], a[:, 1::2]
-        if marginal:  # patient effects are integrated out of the likelihood
-            correlated_covariance("patient", **patient_block)
-            patient_chol = cholesky_from_sd_corr(model["patient_sd"], model["patient_corr"], n_comp)
+        if marginal:  # the random effects are integrated out of the likelihood
+            chols = {}
+            for group, block in blocks.items():
+                covariance = correlated_covariance if n_comp > 2 else separate_sd_corr
+                covariance(group, **block)
+                chols[group] = cholesky_from_sd_corr(
+                    model[f"{group}_sd"], model[f"{group}_corr"], n_comp
+                )
+            t_level = t_growth = pt.zeros((data.n_therapists, data.n_raters))
             p_level = p_growth = pt.zeros((data.n_patients, data.n_raters))
         else:
-            b = correlated_effects("patient", centered=spec.centered, **patient_block)
+            a = correlated_effects("therapist", centered=spec.centered, **blocks["therapist"])
+            b = correlated_effects("patient", centered=spec.centered, **blocks["patient"])
+            # per-group contributions to level and growth, shape (group, rater), gathered per row
+            t_level, t_growth = a[:, 0::2], a[:, 1::2]
             p_level, p_growth = b[:, 0::2], b[:, 1::2]
         if t_names:
             z = therapist_covariate_matrix(data, t_cols)
@@ -174,7 +178,7 @@ def growth_model(
         mu.name = "alliance_mean"  # found by name by R^2 (checks/_conditional.py)
         sigma = prior_variable("sigma", resolved["sigma"], dims="rater")
         if marginal:
-            _marginal_likelihood(data, rows, mu, line_level, line_growth, sigma, patient_chol)
+            _marginal_likelihood(data, rows, mu, line_level, line_growth, sigma, chols)
         else:
             _likelihood(spec.likelihood, data, rows, mu, sigma[rater_idx], resolved)
 
@@ -224,20 +228,22 @@ def _marginal_likelihood(
     line_level: Any,
     line_growth: Any,
     sigma: Any,
-    chol: Any,
+    chols: dict[str, Any],
 ) -> Any:
-    """Normal likelihood with the patient effects integrated out (see ``_marginal``).
+    """Normal likelihood with the therapist and patient effects integrated out (``_marginal``).
 
     One multivariate outcome over all ratings. Its log-density takes the ratings through their
     sums per (patient, rater), ``rating_sums`` (data made from the same rows as
-    ``alliance_observed``), and each patient's line (``line_level``, ``line_growth``:
-    (patient, rater)); the mean per rating ``mu`` serves the random draws only.
+    ``alliance_observed``), and each patient's line without random effects (``line_level``,
+    ``line_growth``: (patient, rater)); the mean per rating ``mu`` serves the random draws only.
+    ``chols`` holds the Cholesky factors of the therapist and the patient effects' covariances.
     """
     placeholder = data.score[rows] if data.has_outcome else np.zeros(len(rows))
     observed = pm.Data("alliance_observed", placeholder, dims="obs")
     model = pm.modelcontext(None)
     patient, rater, time = model["patient_idx"], model["rater_idx"], model["time"]
-    n_patients, n_raters = data.n_patients, data.n_raters
+    therapist_of = model["therapist_of_patient"]
+    n_therapists, n_patients, n_raters = data.n_therapists, data.n_patients, data.n_raters
     model.add_coord("rating_sum", list(RATING_SUMS))
     sums = pm.Data(
         "rating_sums",
@@ -252,14 +258,15 @@ def _marginal_likelihood(
         dims=("rating_sum", "patient", "rater"),
     )
 
-    def logp(value, mean, cell_sums, lines_level, lines_growth, sd, x, r, p, cholesky):
-        return marginal_log_density(cell_sums, lines_level, lines_growth, sd, cholesky, n_raters)
+    def logp(value, mean, cell_sums, lines_level, lines_growth, sd, x, r, p, chol_p, t, chol_t):
+        return marginal_log_density(
+            cell_sums, lines_level, lines_growth, sd, chol_p, n_raters, (t, n_therapists, chol_t)
+        )
 
-    def random(
-        mean, cell_sums, lines_level, lines_growth, sd, x, r, p, cholesky, rng=None, size=None
-    ):
-        effects = rng.standard_normal((n_patients, cholesky.shape[0])) @ cholesky.T
-        p, r = np.asarray(p, dtype=int), np.asarray(r, dtype=int)
+    def random(mean, cell_sums, level, growth, sd, x, r, p, chol_p, t, chol_t, rng=None, size=None):
+        t, p, r = (np.asarray(v, dtype=int) for v in (t, p, r))
+        effects = rng.standard_normal((n_patients, chol_p.shape[0])) @ chol_p.T
+        effects += (rng.standard_normal((n_therapists, chol_t.shape[0])) @ chol_t.T)[t]
         shift = effects[p, 2 * r] + effects[p, 2 * r + 1] * x
         return mean + shift + sd[r] * rng.standard_normal(np.shape(mean))
 
@@ -273,10 +280,12 @@ def _marginal_likelihood(
         time,
         rater,
         patient,
-        chol,
+        chols["patient"],
+        therapist_of,
+        chols["therapist"],
         logp=logp,
         random=random,
-        signature="(n),(s,p,r),(p,r),(p,r),(r),(n),(n),(n),(k,k)->(n)",
+        signature="(n),(s,p,r),(p,r),(p,r),(r),(n),(n),(n),(k,k),(p),(k,k)->(n)",
         observed=observed,
         dims="obs",
     )
