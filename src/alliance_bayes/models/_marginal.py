@@ -154,17 +154,6 @@ def backward_solve(low: Matrix, b: list[Any]) -> list[Any]:
     return out
 
 
-def inverse_from_cholesky(chol: Any, k: int) -> Matrix:
-    """``S^-1`` from its (k, k) lower Cholesky factor tensor, unrolled."""
-    low = [[chol[i, j] if j <= i else None for j in range(k)] for i in range(k)]
-    columns = [forward_solve(low, [1.0 if i == j else 0.0 for i in range(k)]) for j in range(k)]
-    linv = [[columns[j][i] for j in range(k)] for i in range(k)]  # L^-1, lower triangular
-    return [
-        [sum((linv[q][i] * linv[q][j] for q in range(max(i, j), k)), start=0.0) for j in range(k)]
-        for i in range(k)
-    ]
-
-
 def information(s: SimpleNamespace, w: Any, level: Any, growth: Any, n_raters: int, zero: Any):
     """``A = Z'WZ`` (k x k, block diagonal by rater) and ``c = Z'W(y - m)`` (k) per patient.
 
@@ -183,15 +172,21 @@ def information(s: SimpleNamespace, w: Any, level: Any, growth: Any, n_raters: i
     return a, c
 
 
-def information_about_therapist(low: Matrix, a: Matrix, c: list[Any], v: list[Any]):
+def information_about_therapist(
+    low: Matrix, a: Matrix, c: list[Any], v: list[Any], scaled: Matrix | None = None
+) -> tuple[Matrix, list[Any]]:
     """What one patient's ratings say about its therapist's effect, with its own integrated out.
 
-    Given ``M = S^-1 + A = L L'`` and ``v = L^-1 c``: ``B = Z'V^-1 Z = A - A M^-1 A`` and
-    ``d = Z'V^-1 (y - m) = c - A M^-1 c`` (``V = D + Z S Z'``), so the patient's log-density is
-    ``const + a'd - a'Ba / 2`` in the therapist effect ``a``. Returns ``B`` (k x k) and ``d``.
+    ``B = Z'V^-1 Z = A - A M^-1 A`` and ``d = Z'V^-1 (y - m) = c - A M^-1 c`` (``V = D + Z S Z'``,
+    ``M = S^-1 + A``), so the patient's log-density is ``const + a'd - a'Ba / 2`` in the
+    therapist effect ``a``. ``M^-1`` is given through a factor: either ``low`` is the Cholesky
+    factor of ``M`` and ``scaled`` is None (``A`` itself), or ``M^-1 = L G^-1 L'`` with ``low``
+    the Cholesky factor of ``G = I + L'AL`` and ``scaled = L'A``; ``v`` is ``low^-1`` times
+    ``c`` (or ``L'c``). Returns ``B`` (k x k) and ``d``.
     """
     k = len(c)
-    u = [forward_solve(low, [a[i][j] for i in range(k)]) for j in range(k)]  # L^-1 A, by column
+    scaled = a if scaled is None else scaled
+    u = [forward_solve(low, [scaled[i][j] for i in range(k)]) for j in range(k)]  # by column
     b = [
         [a[i][j] - sum((u[i][q] * u[j][q] for q in range(k)), start=0.0) for j in range(k)]
         for i in range(k)
@@ -207,19 +202,53 @@ def _group_sums(entries: list[Any], groups: Any, n_groups: int) -> list[Any]:
     return [totals[:, e] for e in range(len(entries))]
 
 
+def _lower(chol: Any, k: int) -> Matrix:
+    """The entries of a (k, k) lower-triangular tensor, ``0.0`` above the diagonal."""
+    return [[chol[i, j] if j <= i else 0.0 for j in range(k)] for i in range(k)]
+
+
+def _transpose_times(low: Matrix, b: Matrix) -> Matrix:
+    """``L'B`` for lower-triangular ``L``, skipping the structural zeros (``0.0`` entries)."""
+    k = len(low)
+    return [
+        [
+            sum((low[q][i] * b[q][j] for q in range(i, k) if not _is_zero(b[q][j])), start=0.0)
+            for j in range(k)
+        ]
+        for i in range(k)
+    ]
+
+
+def _is_zero(x: Any) -> bool:
+    return isinstance(x, float) and x == 0.0
+
+
 def _gaussian_integral(
     prior_chol: Any, b: Matrix, d: list[Any], k: int
-) -> tuple[Any, Matrix, list[Any]]:
+) -> tuple[Any, Matrix, list[Any], Matrix]:
     """``log int exp(u'd - u'Bu/2) N(u; 0, S) du`` per group (elementwise), ``S = LL'`` given by
-    its Cholesky factor: ``-(log|S| + log|S^-1 + B| - d'(S^-1 + B)^-1 d) / 2``. Also returns the
-    Cholesky factor of ``S^-1 + B`` and ``v`` (its inverse times ``d``), for later use.
+    its Cholesky factor ``L``.
+
+    With ``G = I + L'BL = R R'`` and ``v = R^-1 L'd`` it is ``-(log|G| - v'v) / 2``: no inverse
+    of ``L`` and no division before the Cholesky factor of ``G``. (The textbook form through
+    ``S^-1 + B`` left PyTensor's algebraic rewrites running for minutes with four components.)
+    Also returns ``R``, ``v`` and ``L'B`` for :func:`information_about_therapist`.
     """
-    s_inv = inverse_from_cholesky(prior_chol, k)
-    low = cholesky([[s_inv[i][j] + b[i][j] for j in range(k)] for i in range(k)])
-    v = forward_solve(low, d)
-    log_det = 2 * sum((pt.log(low[i][i]) for i in range(k)), start=0.0)
-    log_det_prior = 2 * pt.sum(pt.log(pt.diagonal(prior_chol)))
-    return -0.5 * (log_det_prior + log_det - sum((vi**2 for vi in v), start=0.0)), low, v
+    low = _lower(prior_chol, k)
+    scaled = _transpose_times(low, b)  # L'B
+    g = [
+        [
+            (1.0 if i == j else 0.0)
+            + sum((scaled[i][q] * low[q][j] for q in range(j, k)), start=0.0)
+            for j in range(k)
+        ]
+        for i in range(k)
+    ]
+    r = cholesky(g)
+    h = [sum((low[q][i] * d[q] for q in range(i, k)), start=0.0) for i in range(k)]  # L'd
+    v = forward_solve(r, h)
+    log_det = 2 * sum((pt.log(r[i][i]) for i in range(k)), start=0.0)
+    return -0.5 * (log_det - sum((vi**2 for vi in v), start=0.0)), r, v, scaled
 
 
 def marginal_log_density(
@@ -253,16 +282,16 @@ def marginal_log_density(
         + growth**2 * s.xx
     )
     own = -0.5 * pt.sum(s.n * (np.log(2 * np.pi) + 2 * pt.log(sigma)) + w * rss)
-    a, c = information(s, w, level, growth, n_raters, pt.zeros_like(s.n[:, 0]))
-    patients, low, v = _gaussian_integral(chol, a, c, k)
+    a, c = information(s, w, level, growth, n_raters, 0.0)  # 0.0: no term across raters
+    patients, r, v, scaled = _gaussian_integral(chol, a, c, k)
     therapist_of, n_therapists, therapist_chol = therapist
-    b, d = information_about_therapist(low, a, c, v)
+    b, d = information_about_therapist(r, a, c, v, scaled)
     upper = [(i, j) for i in range(k) for j in range(i, k)]
     summed = _group_sums([b[i][j] for i, j in upper] + d, therapist_of, n_therapists)
     b_t: Matrix = [[None] * k for _ in range(k)]
     for (i, j), value in zip(upper, summed, strict=False):
         b_t[i][j] = b_t[j][i] = value
-    therapists, _, _ = _gaussian_integral(therapist_chol, b_t, summed[len(upper) :], k)
+    therapists, _, _, _ = _gaussian_integral(therapist_chol, b_t, summed[len(upper) :], k)
     return own + pt.sum(patients) + pt.sum(therapists)
 
 

@@ -143,11 +143,13 @@ def growth_model(
         if marginal:  # the random effects are integrated out of the likelihood
             chols = {}
             for group, block in blocks.items():
-                covariance = correlated_covariance if n_comp > 2 else separate_sd_corr
-                covariance(group, **block)
-                chols[group] = cholesky_from_sd_corr(
-                    model[f"{group}_sd"], model[f"{group}_corr"], n_comp
-                )
+                if n_comp > 2:
+                    chols[group] = correlated_covariance(group, **block)
+                else:
+                    separate_sd_corr(group, **block)
+                    chols[group] = cholesky_from_sd_corr(
+                        model[f"{group}_sd"], model[f"{group}_corr"], n_comp
+                    )
             t_level = t_growth = pt.zeros((data.n_therapists, data.n_raters))
             p_level = p_growth = pt.zeros((data.n_patients, data.n_raters))
         else:
