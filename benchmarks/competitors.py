@@ -10,11 +10,11 @@ from ``Truth.nissen_lie_2013()``. Every replicate simulates one data set and run
 competitor on it, in an order that rotates from replicate to replicate (alternating, so drifts
 of the machine's speed are shared). Competitors:
 
-- ``alliance_bayes``: ``ab.fit`` with default settings (nutpie; the patient effects integrated
-  out of the normal likelihood); compile timed separately. Each replicate drops the in-process
-  compiled model first, so its compile time is what a new process pays (cold the first time,
-  from the on-disk cache afterwards if there is one).
-- ``alliance_bayes_conditional``: the same with the patient effects sampled (``marginal=False``).
+- ``alliance_bayes``: ``ab.fit`` with default settings (nutpie; the therapist and patient
+  effects integrated out of the normal likelihood); compile timed separately. Each replicate
+  drops the in-process compiled model first, so its compile time is what a new process pays
+  (cold the first time, from the on-disk cache afterwards if there is one).
+- ``alliance_bayes_conditional``: the same with the random effects sampled (``marginal=False``).
 - ``pymc_nuts``: the PyMC model with the effects sampled, by ``pm.sample`` (PyMC's own NUTS).
 - ``bambi``: bambi 0.17 with the formula above, its default priors and sampler (PyMC NUTS).
   bambi's group effects are uncorrelated, so the correlations are not shared parameters.

@@ -1,10 +1,10 @@
-"""Marginalised against conditional patient effects: compile s, fit s, min bulk ESS, ESS/s.
+"""Integrated-out against sampled random effects: compile s, fit s, min bulk ESS, ESS/s.
 
 Run: python benchmarks/marginal_speed.py [--spec nissen_lie_2013_patient]
 Simulates one Nissen-Lie-like data set (Truth.nissen_lie_2013), fits it with marginal=True and
 marginal=False (4 chains x 1000 draws after 1000 tuning steps), and appends one JSON line per
 fit to benchmarks/results/marginal_vs_conditional.jsonl. ``fit_s`` includes the pointwise
-log-likelihood and, for the marginal fit, the conditional draws of the patient effects.
+log-likelihood and, for the marginal fit, the conditional draws of the random effects.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Run: python benchmarks/sbc_speed.py [--n-ours 20] [--n-simuk 2] [--workers 2]
 Model: the Nissen-Lie single-rater growth model (models/nissen_lie_2013_patient.toml: 70
 therapists, 227 patients, sessions 3/12/20/40), 2 chains x 500 draws after 500 tuning steps.
 simuk 0.2 calls pm.sample for every simulation (PyMC's NUTS by default, or nutpie through
-pm.sample, both compiling the model again each time) on the model with the patient effects
+pm.sample, both compiling the model again each time) on the model with the random effects
 sampled, as it swaps each simulated outcome into the model by hand; this runner fits the
 default model (effects integrated out), compiles once per worker and swaps data. Same statistical
 model, same priors. Results are appended to benchmarks/results/sbc_speed.jsonl.
@@ -44,7 +44,7 @@ def ours(spec, n: int, workers: int) -> dict:
     shutil.rmtree(store)
     return {
         "runner": "alliance_bayes",
-        "model": "default (patient effects integrated out)",
+        "model": "default (random effects integrated out)",
         "n": n,
         "workers": workers,
         "total_s": round(total, 1),
@@ -73,7 +73,7 @@ def simuk_run(spec, n: int, sampler: str) -> dict:
     total = time.perf_counter() - start
     return {
         "runner": f"simuk 0.2 ({sampler})",
-        "model": "patient effects sampled (marginal=False)",
+        "model": "random effects sampled (marginal=False)",
         "n": n,
         "total_s": round(total, 1),
         "per_sim_s": round(total / n, 2),

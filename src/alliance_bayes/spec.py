@@ -416,8 +416,8 @@ class ModelSpec:
 
         ``marginal=None`` (the default) means: yes for a single-rater growth model with the
         normal likelihood and non-centred effects, where it samples fastest
-        (benchmarks/competitors.py); no otherwise (two raters: the 4 x 4 algebra compiles for
-        minutes, see benchmarks/README.md).
+        (benchmarks/competitors.py); no otherwise (two raters: it compiled for minutes and mixed
+        badly on one data set, see benchmarks/README.md).
 
         Examples
         --------
