@@ -21,12 +21,12 @@ from .._rebuild import predictive_model, rebuild_model
 from ..models._info import model_info
 from ._conditional import conditional_function
 
-INTERNAL_SUFFIXES = ("_offset", "_chol_cov", "_packed", "__")
-
 
 def _vocabulary(model: pm.Model) -> list[str]:
-    names = [v.name for v in model.free_RVs + model.deterministics]
-    return [n for n in names if not n.endswith(INTERNAL_SUFFIXES)]
+    """The variables a fit stores (the vocabulary, no internal offsets or factors)."""
+    from ..fit import _stored_names
+
+    return _stored_names(model)
 
 
 def _model_attrs(model: pm.Model) -> dict[str, str]:
