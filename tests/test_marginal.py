@@ -207,25 +207,69 @@ def test_fit_refuses_ratings_swapped_in_by_hand():
         ab.fit(model)
 
 
-@pytest.mark.parametrize("eta", [1.0, 2.0, 4.5])
-def test_separate_correlation_has_the_lkj_prior(eta):
-    """With two components the marginal model samples ``(1 + corr) / 2 ~ Beta(eta, eta)``: its
-    density of the correlation is LKJ(eta)'s, proportional to ``(1 - corr^2)^(eta - 1)`` (as
-    PyMC's LKJCorr, whose normalising constant differs) and integrating to one."""
-    with pm.Model(coords={"component": ["a", "b"], "component_": ["a", "b"]}) as model:
+def _separate_prior(k: int, eta: float) -> pm.Model:
+    components = [f"c{i}" for i in range(k)]
+    with pm.Model(coords={"component": components, "component_": components}) as model:
         separate_sd_corr(
             "therapist",
-            n_components=2,
+            n_components=k,
             sd_prior={"dist": "HalfNormal", "sigma": 1.0},
             corr_prior={"dist": "LKJ", "eta": eta},
         )
-    packed = model["therapist_corr_packed"]
-    value = pt.scalar("u")
-    density = pytensor.function([value], pm.logp(packed, value))
-    of_corr = lambda r: float(density((1 + r) / 2)) - np.log(2.0)  # noqa: E731
-    grid = np.array([-0.9, -0.2, 0.0, 0.5, 0.95])
-    lkj = np.array([pm.logp(pm.LKJCorr.dist(n=2, eta=eta), [r]).eval() for r in grid])
-    shift = np.array([of_corr(r) for r in grid]) - lkj
-    np.testing.assert_allclose(shift, shift[0], atol=1e-10)
-    total, _ = integrate.quad(lambda r: np.exp(of_corr(r)), -1, 1)
+    return model
+
+
+def _log_ratios_to_lkj(k: int, eta: float, wrong_beta: float | None = None) -> list[float]:
+    """log(density of the partial correlations / |Jacobian| / LKJCorr density) at 5 points;
+    ``wrong_beta`` replaces the prior by Beta(wrong_beta, wrong_beta) on every one of them."""
+    model = _separate_prior(k, eta)
+    stored, packed = model["therapist_corr_packed"], pt.vector("u")
+    corr = pytensor.clone_replace(model["therapist_corr"], {stored: packed})
+    upper = corr[np.triu_indices(k, 1)]
+    density = (
+        pm.logp(stored, packed)
+        if wrong_beta is None
+        else pm.logp(pm.Beta.dist(wrong_beta, wrong_beta, shape=k * (k - 1) // 2), packed)
+    )
+    log_ratio = (
+        density.sum()
+        - pt.log(pt.abs(pt.nlinalg.det(pytensor.gradient.jacobian(upper, packed))))
+        - pm.logp(pm.LKJCorr.dist(n=k, eta=eta), upper)
+    )
+    function = pytensor.function([packed], [log_ratio, corr])
+    rng = np.random.default_rng(k)
+    ratios = []
+    for _ in range(5):
+        ratio, matrix = function(rng.uniform(0.02, 0.98, size=k * (k - 1) // 2))
+        np.testing.assert_allclose(np.diag(matrix), 1.0, atol=1e-12)
+        assert np.all(np.linalg.eigvalsh(matrix) > 0)
+        ratios.append(float(ratio))
+    return ratios
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+@pytest.mark.parametrize("eta", [1.0, 2.0, 4.5])
+def test_partial_correlations_give_the_lkj_prior(k, eta):
+    """The integrated model samples canonical partial correlations, ``(1 + z) / 2 ~ Beta``. The
+    density they imply for the correlation matrix (their density over the Jacobian of z -> the
+    matrix's upper triangle) is LKJ(eta)'s: a constant log-ratio to PyMC's LKJCorr at any point.
+    """
+    ratios = _log_ratios_to_lkj(k, eta)
+    np.testing.assert_allclose(ratios, ratios[0], atol=1e-10)
+
+
+def test_planted_wrong_beta_shape_breaks_the_lkj_check():
+    """The check above can fail: Beta(eta, eta) on every partial correlation (the two-component
+    rule applied to four components) is not LKJ(eta)."""
+    assert np.ptp(_log_ratios_to_lkj(4, 2.0, wrong_beta=2.0)) > 0.1
+
+
+@pytest.mark.parametrize("eta", [1.0, 2.0, 4.5])
+def test_two_component_correlation_density_integrates_to_one(eta):
+    """With two components the one partial correlation is the correlation: its density is
+    normalised (PyMC's LKJCorr, whose constant differs, is matched only up to it above)."""
+    model = _separate_prior(2, eta)
+    value = pt.vector("u")
+    density = pytensor.function([value], pm.logp(model["therapist_corr_packed"], value).sum())
+    total, _ = integrate.quad(lambda r: np.exp(float(density([(1 + r) / 2])) - np.log(2.0)), -1, 1)
     assert total == pytest.approx(1.0, abs=1e-6)

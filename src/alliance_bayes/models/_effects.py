@@ -8,6 +8,9 @@ Cholesky factor and the offsets are internal; what results speak is ``<level>_sd
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
@@ -38,22 +41,48 @@ def separate_sd_corr(level: str, *, n_components: int, sd_prior: Prior, corr_pri
 
     The same prior as :func:`correlated_covariance` (independent SDs times an LKJ correlation),
     for models whose likelihood takes the covariance itself: sampling the SDs on the log scale
-    apart from the correlation avoids the funnel between a small SD and the Cholesky entries
+    apart from the correlations avoids the funnel between a small SD and the Cholesky entries
     that scale with it (divergences) and PyMC's packed-Cholesky bookkeeping, which took most of
-    a gradient's time (benchmarks/README.md). Two components only (one correlation).
+    a gradient's time (benchmarks/README.md).
+
+    The correlations are sampled as canonical partial correlations (the C-vine of Lewandowski,
+    Kurowicka and Joe 2009), stored as ``<level>_corr_packed`` = ``(1 + z) / 2``: independent
+    ``Beta(b, b)`` with ``b = eta + (k - 2 - i) / 2`` for the partial correlations of component
+    ``i`` with the later ones given the earlier ones. That is exactly LKJ(eta) on the correlation
+    matrix; with two components it is ``(1 + corr) / 2 ~ Beta(eta, eta)``.
     """
-    if n_components != 2:
-        raise ValueError("separate SDs and correlations are for two components only.")
     if corr_prior.get("dist", "LKJ") != "LKJ":
         raise ValueError(f"{level}_corr: only an LKJ prior is supported, got {corr_prior}.")
     prior_variable(f"{level}_sd", sd_prior, dims="component")
-    # with two components LKJ(eta) is (1 + corr) / 2 ~ Beta(eta, eta)
     eta = float(corr_prior.get("eta", 2.0))
-    corr = 2.0 * pm.Beta(f"{level}_corr_packed", alpha=eta, beta=eta) - 1.0
-    off_diagonal = pt.as_tensor([[0.0, 1.0], [1.0, 0.0]])
-    pm.Deterministic(
-        f"{level}_corr", pt.eye(2) + corr * off_diagonal, dims=("component", "component_")
-    )
+    k = n_components
+    shapes = np.array([eta + (k - 2 - i) / 2 for i, _ in _vine_pairs(k)])
+    packed = pm.Beta(f"{level}_corr_packed", alpha=shapes, beta=shapes, shape=len(shapes))
+    low = correlation_cholesky(2.0 * packed - 1.0, k)
+    pm.Deterministic(f"{level}_corr", low @ low.T, dims=("component", "component_"))
+
+
+def _vine_pairs(k: int) -> list[tuple[int, int]]:
+    """The pairs ``(i, j)``, ``i < j``, in the order of ``<level>_corr_packed``."""
+    return [(i, j) for i in range(k) for j in range(i + 1, k)]
+
+
+def correlation_cholesky(partial: Any, k: int) -> pt.TensorVariable:
+    """Lower Cholesky factor of the correlation matrix with canonical partial correlations
+    ``partial`` (in :func:`_vine_pairs` order): row ``j`` is ``z[i, j]`` times the square root of
+    what the earlier entries of the row left of its unit length."""
+    at = {pair: n for n, pair in enumerate(_vine_pairs(k))}
+    rows = []
+    for j in range(k):
+        row, left = [], pt.ones(())
+        for i in range(j):
+            z = partial[at[(i, j)]]
+            row.append(z * pt.sqrt(left))
+            left = left * (1.0 - z**2)
+        row.append(pt.sqrt(left))
+        row.extend(pt.zeros(()) for _ in range(j + 1, k))
+        rows.append(pt.stack(row))
+    return pt.stack(rows)
 
 
 def correlated_effects(

@@ -22,7 +22,7 @@ from ..data import AllianceData
 from ..priors import Prior, prior_variable, resolve_priors
 from ..spec import ModelSpec
 from ._covariates import select_covariates, therapist_covariate_matrix
-from ._effects import correlated_covariance, correlated_effects, separate_sd_corr
+from ._effects import correlated_effects, separate_sd_corr
 from ._info import attach_info
 from ._marginal import (
     LINE_NAMES,
@@ -143,13 +143,10 @@ def growth_model(
         if marginal:  # the random effects are integrated out of the likelihood
             chols = {}
             for group, block in blocks.items():
-                if n_comp > 2:
-                    chols[group] = correlated_covariance(group, **block)
-                else:
-                    separate_sd_corr(group, **block)
-                    chols[group] = cholesky_from_sd_corr(
-                        model[f"{group}_sd"], model[f"{group}_corr"], n_comp
-                    )
+                separate_sd_corr(group, **block)
+                chols[group] = cholesky_from_sd_corr(
+                    model[f"{group}_sd"], model[f"{group}_corr"], n_comp
+                )
             t_level = t_growth = pt.zeros((data.n_therapists, data.n_raters))
             p_level = p_growth = pt.zeros((data.n_patients, data.n_raters))
         else:
