@@ -8,6 +8,7 @@ positions.
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import numpy as np
@@ -189,7 +190,10 @@ def fake_fit(model, draws: int = 40, seed: int = 0):
 
     from alliance_bayes import prior_predictive
     from alliance_bayes.fit import log_likelihood_function
+    from alliance_bayes.models import explicit_effects, model_info
 
+    spec = json.dumps(model_info(model).spec.to_dict())
+    model = explicit_effects(model)  # fit draws integrated-out effects back: so do we
     chains = [prior_predictive(model, draws=draws, random_seed=seed + c) for c in (0, 1)]
     posterior = xr.concat([c.prior for c in chains], dim="chain").assign_coords(chain=[0, 1])
     idata = az.InferenceData(
@@ -198,6 +202,7 @@ def fake_fit(model, draws: int = 40, seed: int = 0):
         constant_data=chains[0].constant_data,
     )
     idata.attrs.update(chains[0].attrs)
+    idata.attrs["spec"] = spec  # the fitted model's, as fit records it
     loglik = log_likelihood_function(model)(model, posterior)
     idata.add_groups(
         log_likelihood=xr.Dataset(

@@ -12,7 +12,13 @@ from scipy import integrate, stats
 
 import alliance_bayes as ab
 from alliance_bayes.models._effects import separate_sd_corr
-from alliance_bayes.models._marginal import draw_conditional_effects, rating_sums
+from alliance_bayes.models._marginal import (
+    design_patterns,
+    draw_conditional_effects,
+    marginal_log_density,
+    rating_sums,
+)
+from alliance_bayes.models._marginal_kernel import IntegratedLogDensity
 from conftest import TINY_TRUTH
 
 
@@ -176,7 +182,8 @@ def test_conditional_therapist_and_patient_draws_match_the_joint_gaussian_poster
         ({"likelihood": "student_t"}, False),
         ({"centered": True}, False),
         ({"marginal": False}, False),
-        ({"raters": ["patient", "therapist"]}, False),
+        ({"raters": ["patient", "therapist"]}, True),
+        ({"raters": ["patient", "therapist"], "marginal": False}, False),
         ({"raters": ["patient", "therapist"], "marginal": True}, True),
     ],
 )
@@ -273,3 +280,56 @@ def test_two_component_correlation_density_integrates_to_one(eta):
     density = pytensor.function([value], pm.logp(model["therapist_corr_packed"], value).sum())
     total, _ = integrate.quad(lambda r: np.exp(float(density([(1 + r) / 2])) - np.log(2.0)), -1, 1)
     assert total == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("n_raters", [1, 2])
+@pytest.mark.parametrize("mode", ["FAST_RUN", "NUMBA"])
+def test_compiled_kernel_equals_the_reference_graph(n_raters, mode):
+    """The model's one-node kernel (value and Fisher-identity gradient, shared design patterns)
+    against the unrolled PyTensor reference and PyTensor's own gradient of it, with a therapist
+    without patients and patients without ratings; through ``perform`` (FAST_RUN) and the numba
+    dispatch."""
+    rng = np.random.default_rng(n_raters)
+    k, n_patients, n_therapists = 2 * n_raters, 23, 7
+    # sessions 0, 0.5, 1 (some patients stop after two) and a few at odd times: patients share
+    # design patterns, and the last two have no ratings
+    patient, rater, time = [], [], []
+    for p in range(n_patients - 2):
+        times = [0.0, 0.5, 1.0][: rng.integers(2, 4)] + ([rng.uniform()] if p % 5 == 0 else [])
+        for r in range(n_raters):
+            patient += [p] * len(times)
+            rater += [r] * len(times)
+            time += times
+    patient, rater, time = np.array(patient), np.array(rater), np.array(time)
+    sums = rating_sums(rng.normal(size=len(time)), time, rater, patient, n_patients, n_raters)
+    patterns = design_patterns(sums)
+    assert 3 <= patterns.max() + 1 < n_patients - 2
+    therapist_of = rng.integers(0, n_therapists - 1, n_patients)  # the last has no patients
+    factor = lambda: np.linalg.cholesky(np.cov(rng.normal(size=(k, 3 * k))) + 0.05 * np.eye(k))  # noqa: E731
+    values = [
+        rng.normal(size=(n_patients, n_raters)),
+        0.3 * rng.normal(size=(n_patients, n_raters)),
+        rng.uniform(0.5, 1.5, n_raters),
+        factor(),
+        factor(),
+    ]
+    level, growth, sigma, chol_p, chol_t = inputs = [
+        pt.dmatrix(),
+        pt.dmatrix(),
+        pt.dvector(),
+        pt.dmatrix(),
+        pt.dmatrix(),
+    ]
+    therapist = (pt.as_tensor(therapist_of), n_therapists, chol_t)
+    reference = marginal_log_density(
+        pt.as_tensor(sums), level, growth, sigma, chol_p, n_raters, therapist
+    )
+    kernel = IntegratedLogDensity(n_therapists, n_raters)(
+        sums, level, growth, sigma, chol_p, therapist_of, patterns, chol_t
+    )[0]
+    want = pytensor.function(inputs, [reference, *pt.grad(reference, inputs)])(*values)
+    got = pytensor.function(inputs, [kernel, *pt.grad(kernel, inputs)], mode=mode)(*values)
+    assert float(got[0]) == pytest.approx(float(want[0]), rel=1e-12)
+    for ours, theirs in zip(got[1:], want[1:], strict=True):
+        theirs = np.tril(theirs) if theirs.shape == (k, k) else theirs  # factors: lower part
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-10)

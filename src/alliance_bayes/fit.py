@@ -195,8 +195,8 @@ def fit(
         Add the pointwise log-likelihood (needed for LOO). Default (``None``): add it unless it
         would hold more than ``LOG_LIKELIHOOD_AUTO_LIMIT`` values (a warning says so).
     random_effects
-        For a model with the random effects integrated out (the default for one rater and the
-        normal likelihood): draw them from their exact conditional given each posterior draw, so
+        For a model with the random effects integrated out (the default for the normal
+        likelihood): draw them from their exact conditional given each posterior draw, so
         the posterior keeps ``therapist_effect`` and ``patient_effect`` and the pointwise
         log-likelihood is the one of the model with explicit effects.
     low_rank

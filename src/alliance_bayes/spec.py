@@ -414,22 +414,21 @@ class ModelSpec:
     def marginal_for(self, n_raters: int) -> bool:
         """Whether the random effects are integrated out of the likelihood for this many raters.
 
-        ``marginal=None`` (the default) means: yes for a single-rater growth model with the
-        normal likelihood and non-centred effects, where it samples fastest
-        (benchmarks/competitors.py); no otherwise (two raters: it compiled for minutes and mixed
-        badly on one data set, see benchmarks/README.md).
+        ``marginal=None`` (the default) means: yes for a growth model with the normal
+        likelihood and non-centred effects, one rater or two, where it samples fastest
+        (benchmarks/competitors.py, benchmarks/fit_speed.py); no otherwise.
 
         Examples
         --------
         >>> ModelSpec().marginal_for(1), ModelSpec().marginal_for(2)
-        (True, False)
+        (True, True)
         >>> ModelSpec(likelihood="censored").marginal_for(1)
         False
         """
         if self.marginal is not None:
             return self.marginal
         normal = self.kind == "growth" and self.likelihood == "normal"
-        return normal and not self.centered and n_raters == 1
+        return normal and not self.centered
 
     def structure(self) -> dict[str, Any]:
         """What determines the compiled model (no name, description, design or columns)."""

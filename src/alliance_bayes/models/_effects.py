@@ -36,8 +36,11 @@ def correlated_covariance(
     return chol
 
 
-def separate_sd_corr(level: str, *, n_components: int, sd_prior: Prior, corr_prior: Prior) -> None:
-    """``<level>_sd`` and ``<level>_corr`` as parameters of their own (no Cholesky factor).
+def separate_sd_corr(
+    level: str, *, n_components: int, sd_prior: Prior, corr_prior: Prior
+) -> pt.TensorVariable:
+    """``<level>_sd`` and ``<level>_corr`` as parameters of their own; returns the covariance's
+    Cholesky factor ``diag(sd) L`` with ``L`` the correlation's.
 
     The same prior as :func:`correlated_covariance` (independent SDs times an LKJ correlation),
     for models whose likelihood takes the covariance itself: sampling the SDs on the log scale
@@ -53,13 +56,17 @@ def separate_sd_corr(level: str, *, n_components: int, sd_prior: Prior, corr_pri
     """
     if corr_prior.get("dist", "LKJ") != "LKJ":
         raise ValueError(f"{level}_corr: only an LKJ prior is supported, got {corr_prior}.")
-    prior_variable(f"{level}_sd", sd_prior, dims="component")
+    sd = prior_variable(f"{level}_sd", sd_prior, dims="component")
     eta = float(corr_prior.get("eta", 2.0))
     k = n_components
     shapes = np.array([eta + (k - 2 - i) / 2 for i, _ in _vine_pairs(k)])
     packed = pm.Beta(f"{level}_corr_packed", alpha=shapes, beta=shapes, shape=len(shapes))
     low = correlation_cholesky(2.0 * packed - 1.0, k)
-    pm.Deterministic(f"{level}_corr", low @ low.T, dims=("component", "component_"))
+    corr = pm.Deterministic(f"{level}_corr", low @ low.T, dims=("component", "component_"))
+    # factored again from the stored correlation (one LAPACK call), not taken from ``low``: the
+    # likelihood then depends on vocabulary variables only, so it can be evaluated at stored
+    # draws (pointwise log-likelihoods of an integrated model)
+    return sd[:, None] * pt.linalg.cholesky(corr, lower=True, on_error="nan")
 
 
 def _vine_pairs(k: int) -> list[tuple[int, int]]:

@@ -63,6 +63,13 @@ def rating_sums(
     ).astype(float)
 
 
+def design_patterns(sums: np.ndarray) -> np.ndarray:
+    """(P,) index of each patient's design pattern: patients with the same count, sum of times
+    and sum of squared times per rater (exactly) share ``A_p`` and every matrix built from it."""
+    design = np.asarray(sums)[:3].transpose(1, 0, 2).reshape(np.shape(sums)[1], -1)
+    return np.unique(design, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
 def _by_name(sums: Any) -> SimpleNamespace:
     """The (6, P, R) rating sums (tensor or array) as ``.n``, ``.x``, ... by ``RATING_SUMS``."""
     return SimpleNamespace(**{name: sums[i] for i, name in enumerate(RATING_SUMS)})
@@ -84,7 +91,10 @@ def check_rating_sums(model: Any) -> None:
         len(model.coords["patient"]),
         len(model.coords["rater"]),
     )
-    if not np.allclose(model["rating_sums"].get_value(), expected, rtol=1e-10, atol=1e-8):
+    same_sums = np.allclose(model["rating_sums"].get_value(), expected, rtol=1e-10, atol=1e-8)
+    if not same_sums or not np.array_equal(
+        model["design_pattern"].get_value(), design_patterns(expected)
+    ):
         raise ValueError(
             "this model's ratings were changed after it was built (rating_sums do not match "
             "alliance_observed): its likelihood reads the ratings through their sums, so build "
@@ -120,20 +130,6 @@ def cholesky(m: Matrix) -> Matrix:
             off = m[i][j] - sum((low[i][q] * low[j][q] for q in range(j)), start=0.0)
             low[i][j] = off / low[j][j]
     return low
-
-
-def cholesky_from_sd_corr(sd: Any, corr: Any, k: int) -> Any:
-    """(k, k) Cholesky factor of ``diag(sd) corr diag(sd)``, as one tensor.
-
-    Built from the stored ``<level>_sd`` and ``<level>_corr`` (not from the sampler's internal
-    factor) so that the likelihood is a function of vocabulary variables only.
-    """
-    low = cholesky([[corr[i, j] for j in range(k)] for i in range(k)])
-    rows = [
-        pt.stack([sd[i] * low[i][j] if j <= i else pt.zeros(()) for j in range(k)])
-        for i in range(k)
-    ]
-    return pt.stack(rows)
 
 
 def forward_solve(low: Matrix, b: list[Any]) -> list[Any]:

@@ -27,10 +27,10 @@ from ._info import attach_info
 from ._marginal import (
     LINE_NAMES,
     RATING_SUMS,
-    cholesky_from_sd_corr,
-    marginal_log_density,
+    design_patterns,
     rating_sums,
 )
+from ._marginal_kernel import IntegratedLogDensity
 
 
 def growth_model(
@@ -64,8 +64,8 @@ def growth_model(
     marginal
         Integrate the therapist and patient effects out of the (normal) likelihood analytically;
         ``fit`` draws them from their exact conditional after sampling, so results keep the
-        vocabulary. Default (``None``): integrated out for one rater, the normal likelihood and
-        non-centred effects (it samples fastest there), explicit otherwise (see
+        vocabulary. Default (``None``): integrated out for the normal likelihood and non-centred
+        effects, one rater or two (it samples fastest there), explicit otherwise (see
         ``ModelSpec.marginal_for``).
         The integrated likelihood reads the ratings through their sums per patient, made when the
         model is built: to fit new ratings, build the model again (``fit`` checks this); tools
@@ -141,12 +141,7 @@ def growth_model(
             for group in ("therapist", "patient")
         }
         if marginal:  # the random effects are integrated out of the likelihood
-            chols = {}
-            for group, block in blocks.items():
-                separate_sd_corr(group, **block)
-                chols[group] = cholesky_from_sd_corr(
-                    model[f"{group}_sd"], model[f"{group}_corr"], n_comp
-                )
+            chols = {group: separate_sd_corr(group, **block) for group, block in blocks.items()}
             t_level = t_growth = pt.zeros((data.n_therapists, data.n_raters))
             p_level = p_growth = pt.zeros((data.n_patients, data.n_raters))
         else:
@@ -244,25 +239,25 @@ def _marginal_likelihood(
     therapist_of = model["therapist_of_patient"]
     n_therapists, n_patients, n_raters = data.n_therapists, data.n_patients, data.n_raters
     model.add_coord("rating_sum", list(RATING_SUMS))
-    sums = pm.Data(
-        "rating_sums",
-        rating_sums(
-            placeholder,
-            data.time[rows],
-            data.obs_rater[rows],
-            data.obs_patient[rows],
-            n_patients,
-            n_raters,
-        ),
-        dims=("rating_sum", "patient", "rater"),
+    cell_sums = rating_sums(
+        placeholder,
+        data.time[rows],
+        data.obs_rater[rows],
+        data.obs_patient[rows],
+        n_patients,
+        n_raters,
     )
+    sums = pm.Data("rating_sums", cell_sums, dims=("rating_sum", "patient", "rater"))
+    patterns = pm.Data("design_pattern", design_patterns(cell_sums), dims="patient")
 
-    def logp(value, mean, cell_sums, lines_level, lines_growth, sd, x, r, p, chol_p, t, chol_t):
-        return marginal_log_density(
-            cell_sums, lines_level, lines_growth, sd, chol_p, n_raters, (t, n_therapists, chol_t)
-        )
+    def logp(value, mean, sums, lines_level, lines_growth, sd, x, r, p, chol_p, t, pattern, chol_t):
+        # one compiled node for the value and its gradient (the same as marginal_log_density)
+        density = IntegratedLogDensity(n_therapists, n_raters)
+        return density(sums, lines_level, lines_growth, sd, chol_p, t, pattern, chol_t)[0]
 
-    def random(mean, cell_sums, level, growth, sd, x, r, p, chol_p, t, chol_t, rng=None, size=None):
+    def random(
+        mean, sums, level, growth, sd, x, r, p, chol_p, t, pattern, chol_t, rng=None, size=None
+    ):
         t, p, r = (np.asarray(v, dtype=int) for v in (t, p, r))
         effects = rng.standard_normal((n_patients, chol_p.shape[0])) @ chol_p.T
         effects += (rng.standard_normal((n_therapists, chol_t.shape[0])) @ chol_t.T)[t]
@@ -281,10 +276,11 @@ def _marginal_likelihood(
         patient,
         chols["patient"],
         therapist_of,
+        patterns,
         chols["therapist"],
         logp=logp,
         random=random,
-        signature="(n),(s,p,r),(p,r),(p,r),(r),(n),(n),(n),(k,k),(p),(k,k)->(n)",
+        signature="(n),(s,p,r),(p,r),(p,r),(r),(n),(n),(n),(k,k),(p),(p),(k,k)->(n)",
         observed=observed,
         dims="obs",
     )
