@@ -36,6 +36,7 @@ from competitors import (
 
 import alliance_bayes as ab
 from alliance_bayes.fit import _stored_names
+from alliance_bayes.models._marginal_kernel import register_jax_dispatch
 
 
 def nutpie_backend(data, settings: Settings, backend: str) -> dict:
@@ -44,6 +45,7 @@ def nutpie_backend(data, settings: Settings, backend: str) -> dict:
     model = ab.growth_model(data, spec=spec_for(settings))
     start = time.perf_counter()
     gradient = {"gradient_backend": "jax"} if backend == "jax" else {}
+    register_jax_dispatch()
     compiled = nutpie.compile_pymc_model(
         model, backend=backend, var_names=_stored_names(model), **gradient
     )
@@ -66,6 +68,7 @@ def numpyro(data, settings: Settings) -> dict:
     import pymc as pm
 
     model = ab.growth_model(data, spec=spec_for(settings))
+    register_jax_dispatch()
     start = time.perf_counter()
     with model:
         idata = pm.sample(

@@ -18,7 +18,7 @@ from alliance_bayes.models._marginal import (
     marginal_log_density,
     rating_sums,
 )
-from alliance_bayes.models._marginal_kernel import IntegratedLogDensity
+from alliance_bayes.models._marginal_kernel import IntegratedLogDensity, register_jax_dispatch
 from conftest import TINY_TRUTH
 
 
@@ -283,12 +283,15 @@ def test_two_component_correlation_density_integrates_to_one(eta):
 
 
 @pytest.mark.parametrize("n_raters", [1, 2])
-@pytest.mark.parametrize("mode", ["FAST_RUN", "NUMBA"])
+@pytest.mark.parametrize("mode", ["FAST_RUN", "NUMBA", "JAX"])
 def test_compiled_kernel_equals_the_reference_graph(n_raters, mode):
     """The model's one-node kernel (value and Fisher-identity gradient, shared design patterns)
     against the unrolled PyTensor reference and PyTensor's own gradient of it, with a therapist
     without patients and patients without ratings; through ``perform`` (FAST_RUN) and the numba
-    dispatch."""
+    dispatch; JAX (where installed, not in the test extra) evaluates the reference itself."""
+    if mode == "JAX":
+        pytest.importorskip("jax")
+        register_jax_dispatch()
     rng = np.random.default_rng(n_raters)
     k, n_patients, n_therapists = 2 * n_raters, 23, 7
     # sessions 0, 0.5, 1 (some patients stop after two) and a few at odd times: patients share

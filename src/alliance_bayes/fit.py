@@ -36,6 +36,7 @@ from .diagnostics import convergence_report, warn_if_unconverged
 from .models import explicit_effects, is_marginal
 from .models._info import model_info, shared_values, structure_key
 from .models._marginal import check_rating_sums
+from .models._marginal_kernel import register_jax_dispatch
 
 INTERNAL_SUFFIXES = ("_offset", "_chol_cov", "_packed")
 # The pointwise log-likelihood is added by default up to this many values (chains x draws x
@@ -93,10 +94,11 @@ def compiled_model(model: pm.Model, backend: str = "numba") -> _Compiled:
         if backend == "numba":  # from the disk cache when another process compiled it
             compiled = compile_nutpie_model(model, var_names=_stored_names(model))
         else:
+            register_jax_dispatch()
             compiled = nutpie.compile_pymc_model(
                 model, backend=backend, var_names=_stored_names(model)
             )
-        cached = _Compiled(compiled, log_likelihood_function(explicit_effects(model)))
+        cached = _Compiled(compiled, log_likelihood_function(model))
         _CACHE[key] = cached
         return cached
     _COUNTS["reuse"] += 1
@@ -131,7 +133,10 @@ class _Loglik:
 
 
 def log_likelihood_function(model: pm.Model) -> _Loglik:
-    """Compile the log-likelihood once, with data as inputs so any same-shape model can use it."""
+    """Compile the pointwise log-likelihood once, with data as inputs so any same-shape model can
+    use it. For a model with the effects integrated out it is the one of its explicit twin (given
+    the effects, which ``fit`` draws back): the integrated density has no pointwise terms."""
+    model = explicit_effects(model)
     # The parameters become inputs before the logp is derived: deriving it first and looking
     # for them afterwards misses all of them for the censored likelihood, whose logp derivation
     # clones the graph (the clones would be drawn at random instead of taking the draws).
@@ -336,7 +341,7 @@ def _draw(
         )
     else:
         raise ValueError(f"sampler must be 'nutpie', 'pymc' or 'advi', got {sampler!r}.")
-    return idata, log_likelihood_function(explicit_effects(model)) if log_likelihood else None
+    return idata, log_likelihood_function(model) if log_likelihood else None
 
 
 def _log_likelihood_fits(n_values: int) -> bool:
@@ -448,8 +453,12 @@ def _add_conditional_effects(
         drawn = _conditional_effects_block(posterior.isel(draw=part), model, lines_of, rng)
         for group, values in zip(("therapist", "patient"), drawn, strict=True):
             effects[group][:, part] = values
-    for group, values in effects.items():
-        posterior[f"{group}_effect"] = (("chain", "draw", group, "component"), values)
+    for group, values in effects.items():  # with the user's labels, as sampled effects have
+        posterior[f"{group}_effect"] = xr.DataArray(
+            values,
+            dims=("chain", "draw", group, "component"),
+            coords={group: list(model.coords[group]), "component": posterior["component"].values},
+        )
 
 
 def _conditional_effects_block(
