@@ -62,11 +62,12 @@ def separate_sd_corr(
     shapes = np.array([eta + (k - 2 - i) / 2 for i, _ in _vine_pairs(k)])
     packed = pm.Beta(f"{level}_corr_packed", alpha=shapes, beta=shapes, shape=len(shapes))
     low = correlation_cholesky(2.0 * packed - 1.0, k)
-    corr = pm.Deterministic(f"{level}_corr", low @ low.T, dims=("component", "component_"))
-    # factored again from the stored correlation (one LAPACK call), not taken from ``low``: the
-    # likelihood then depends on vocabulary variables only, so it can be evaluated at stored
-    # draws (pointwise log-likelihoods of an integrated model)
-    return sd[:, None] * pt.linalg.cholesky(corr, lower=True, on_error="nan")
+    pm.Deterministic(f"{level}_corr", low @ low.T, dims=("component", "component_"))
+    # the likelihood takes the factor straight from the partial correlations. (Factoring the
+    # stored correlation again with pt.linalg.cholesky made dual-rater sampling 2-4x slower.) So
+    # it is not a function of the stored draws alone: pointwise log-likelihoods and predictions
+    # at stored draws go through the explicit twin, which takes <level>_corr.
+    return sd[:, None] * low
 
 
 def _vine_pairs(k: int) -> list[tuple[int, int]]:
