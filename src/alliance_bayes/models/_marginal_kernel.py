@@ -4,7 +4,7 @@ The same quantity as :func:`._marginal.marginal_log_density` (which stays as the
 reference the tests compare against), written as loops over patients and therapists in numba.
 Unrolled in PyTensor, the dual-rater Nissen-Lie model's gradient graph had 737 nodes, each a pass
 over an array with its own overhead, and a gradient took about 1 ms in a nutpie run. With this
-kernel the model's log-density and gradient take 0.29 ms (``pytensor.function`` in NUMBA mode,
+kernel the model's log-density and gradient take 0.23 ms (``pytensor.function`` in NUMBA mode,
 scratch timing): patients of one design pattern (the same counts and sums of times per rater,
 ``design_pattern``; 33 patterns for 227 patients there) share every k x k matrix of their own
 integral, so per patient only vectors are computed.
