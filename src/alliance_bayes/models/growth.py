@@ -231,6 +231,8 @@ def _marginal_likelihood(
     ``alliance_observed``), and each patient's line without random effects (``line_level``,
     ``line_growth``: (patient, rater)); the mean per rating ``mu`` serves the random draws only.
     ``chols`` holds the Cholesky factors of the therapist and the patient effects' covariances.
+    ``design_pattern`` (data) groups the patients whose rating times give the same k x k
+    algebra, which the compiled kernel (``_marginal_kernel``) computes once per group.
     """
     placeholder = data.score[rows] if data.has_outcome else np.zeros(len(rows))
     observed = pm.Data("alliance_observed", placeholder, dims="obs")
