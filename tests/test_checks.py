@@ -126,7 +126,10 @@ def test_sbc_of_a_tiny_growth_model_passes(tmp_path):
         scale=[1.0, 7.0],
     )
     spec = ab.ModelSpec(name="tiny_growth")
-    result = run_sbc(spec, design, 40, store=tmp_path, workers=1, random_seed=5, **SMALL)
+    # Seed 5 flagged growth_coef (p_adj 0.008) once the integrated model changed (new kernel and
+    # partial correlations); 200 simulations of the same study seed showed it calibrated
+    # (p 0.41, nothing flagged), so that was this test's 1 % false alarm. Seed 7 is a fresh draw.
+    result = run_sbc(spec, design, 40, store=tmp_path, workers=1, random_seed=7, **SMALL)
     table = result.test()
     assert {"icc[patient]", "loglik", "growth_coef[patient, burdens]"} <= set(table["quantity"])
     assert not table["flagged"].any(), table
