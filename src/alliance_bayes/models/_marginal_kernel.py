@@ -95,15 +95,6 @@ def kernel(k: int):
             out[i] = s
 
     @numba.njit
-    def _mtv(a, v, out):
-        """``out = a' v``."""
-        for i in range(k):
-            s = 0.0
-            for q in range(k):
-                s += a[q, i] * v[q]
-            out[i] = s
-
-    @numba.njit
     def _cholesky(m, low):
         """``low`` = lower Cholesky factor of ``m``."""
         for j in range(k):
