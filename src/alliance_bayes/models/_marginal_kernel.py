@@ -66,26 +66,6 @@ def kernel(k: int):
                 out[i, j] = s
 
     @numba.njit
-    def _mtm(a, b, out):
-        """``out = a' b``."""
-        for i in range(k):
-            for j in range(k):
-                s = 0.0
-                for q in range(k):
-                    s += a[q, i] * b[q, j]
-                out[i, j] = s
-
-    @numba.njit
-    def _mmt(a, b, out):
-        """``out = a b'``."""
-        for i in range(k):
-            for j in range(k):
-                s = 0.0
-                for q in range(k):
-                    s += a[i, q] * b[j, q]
-                out[i, j] = s
-
-    @numba.njit
     def _mv(a, v, out):
         """``out = a v``."""
         for i in range(k):
@@ -93,6 +73,51 @@ def kernel(k: int):
             for q in range(k):
                 s += a[i, q] * v[q]
             out[i] = s
+
+    @numba.njit
+    def _lower_mv(low, v, out):
+        """``out = low v`` for lower-triangular ``low``."""
+        for i in range(k):
+            s = 0.0
+            for q in range(i + 1):
+                s += low[i, q] * v[q]
+            out[i] = s
+
+    @numba.njit
+    def _lower_sandwich(low, q, out):
+        """``out = low q`` for lower-triangular ``low`` and a product known to be symmetric
+        (``q = G^-1 low'``): the lower triangle is computed and mirrored."""
+        for i in range(k):
+            for j in range(i + 1):
+                s = 0.0
+                for p in range(i + 1):
+                    s += low[i, p] * q[p, j]
+                out[i, j] = s
+                out[j, i] = s
+
+    @numba.njit
+    def _block_left(a, m, out):
+        """``out = a m`` for ``a`` block diagonal in 2 x 2 blocks (one per rater: ``A_p`` has
+        no terms across raters)."""
+        for i in range(k):
+            b = i - i % 2
+            for j in range(k):
+                out[i, j] = a[i, b] * m[b, j] + a[i, b + 1] * m[b + 1, j]
+
+    @numba.njit
+    def _block_right(m, a, out):
+        """``out = m a`` for ``a`` block diagonal in 2 x 2 blocks."""
+        for j in range(k):
+            b = j - j % 2
+            for i in range(k):
+                out[i, j] = m[i, b] * a[b, j] + m[i, b + 1] * a[b + 1, j]
+
+    @numba.njit
+    def _block_mv(a, v, out):
+        """``out = a v`` for ``a`` block diagonal in 2 x 2 blocks."""
+        for i in range(k):
+            b = i - i % 2
+            out[i] = a[i, b] * v[b] + a[i, b + 1] * v[b + 1]
 
     @numba.njit
     def _cholesky(m, low):
@@ -129,18 +154,39 @@ def kernel(k: int):
         ``L G^-1 L' = (S^-1 + B)^-1`` (``S = LL'``) with no inverse of ``L``. ``work`` is
         scratch, (4, k, k)."""
         lb, g, root, root_inverse = work[0], work[1], work[2], work[3]
-        _mtm(low, b, lb)
-        _mm(lb, low, g)
-        for i in range(k):
+        for i in range(k):  # L'B
+            for j in range(k):
+                s = 0.0
+                for p in range(i, k):
+                    s += low[p, i] * b[p, j]
+                lb[i, j] = s
+        for i in range(k):  # G = I + L'BL, symmetric
+            for j in range(i + 1):
+                s = 0.0
+                for p in range(j, k):
+                    s += lb[i, p] * low[p, j]
+                g[i, j] = s
+                g[j, i] = s
             g[i, i] += 1.0
         _cholesky(g, root)
         _lower_inverse(root, root_inverse)
-        _mtm(root_inverse, root_inverse, g_inverse)
-        _mmt(g_inverse, low, q)
-        log_det = 0.0
+        for i in range(k):  # G^-1 = R'^-1 R^-1, symmetric
+            for j in range(i + 1):
+                s = 0.0
+                for p in range(i, k):
+                    s += root_inverse[p, i] * root_inverse[p, j]
+                g_inverse[i, j] = s
+                g_inverse[j, i] = s
+        for i in range(k):  # Q = G^-1 L'
+            for j in range(k):
+                s = 0.0
+                for p in range(j + 1):
+                    s += g_inverse[i, p] * low[j, p]
+                q[i, j] = s
+        det = 1.0  # |G| >= 1: the product of the root's diagonal stays far from overflow
         for i in range(k):
-            log_det += 2.0 * np.log(root[i, i])
-        return log_det
+            det *= root[i, i]
+        return 2.0 * np.log(det)
 
     @numba.njit
     def _cell(sums, p, r):
@@ -182,11 +228,13 @@ def kernel(k: int):
         lower triangle."""
         inverse, out = np.zeros((k, k)), np.zeros((k, k))
         _lower_inverse(low, inverse)
-        inner = expected.copy()
-        for i in range(k):
-            inner[i, i] -= n_groups
-        _mtm(inverse, inner, out)
-        return np.tril(out)
+        for i in range(k):  # lower triangle of L'^-1 (E - n I)
+            for j in range(i + 1):
+                s = -n_groups * inverse[j, i]
+                for p in range(i, k):
+                    s += inverse[p, i] * expected[p, j]
+                out[i, j] = s
+        return out
 
     @numba.njit
     def _add_sandwich(left, middle, tmp, out):
@@ -231,9 +279,9 @@ def kernel(k: int):
             a = a_pat[m]
             _design(sums, w, first[m], a)
             log_det_pat[m] = _factorise(low_p, a, work, g_inv_pat[m], q_pat[m])
-            _mm(low_p, q_pat[m], k_pat[m])
-            _mm(a, k_pat[m], work[4])
-            _mm(work[4], a, b_pat[m])
+            _lower_sandwich(low_p, q_pat[m], k_pat[m])
+            _block_left(a, k_pat[m], work[4])
+            _block_right(work[4], a, b_pat[m])
             for i in range(k):
                 for j in range(k):
                     b_pat[m, i, j] = a[i, j] - b_pat[m, i, j]
@@ -242,21 +290,19 @@ def kernel(k: int):
         c_all = np.zeros((n_patients, k))
         b_t = np.zeros((n_therapists, k, k))
         d_t = np.zeros((n_therapists, k))
-        u = vector[0]
+        u, au = vector[0], vector[1]
         for p in range(n_patients):
             m, t, c = pattern_of[p], therapist_of[p], c_all[p]
             value += _residual(sums, level, growth, w, p, c)
             _mv(k_pat[m], c, u)  # M^-1 c
+            _block_mv(a_pat[m], u, au)
             quadratic = 0.0
             for i in range(k):
                 quadratic += c[i] * u[i]
-            value += -0.5 * (log_det_pat[m] - quadratic)
-            for i in range(k):
-                s = c[i]
+                d_t[t, i] += c[i] - au[i]
                 for j in range(k):
-                    s -= a_pat[m, i, j] * u[j]
                     b_t[t, i, j] += b_pat[m, i, j]
-                d_t[t, i] += s
+            value += -0.5 * (log_det_pat[m] - quadratic)
         # the therapist effects: their integral and posterior moments, E[xi xi'] for xi = L^-1 a
         mu_t = np.empty((n_therapists, k))
         sigma_t = np.empty((n_therapists, k, k))
@@ -265,8 +311,8 @@ def kernel(k: int):
         for t in range(n_therapists):
             log_det = _factorise(low_t, b_t[t], work, g_inverse, q)
             _mv(q, d_t[t], xi)
-            _mv(low_t, xi, mu_t[t])
-            _mm(low_t, q, sigma_t[t])
+            _lower_mv(low_t, xi, mu_t[t])
+            _lower_sandwich(low_t, q, sigma_t[t])
             quadratic = 0.0
             for i in range(k):
                 quadratic += d_t[t, i] * mu_t[t, i]
@@ -285,7 +331,7 @@ def kernel(k: int):
         rest, zeta, mean = vector[0], vector[1], vector[2]
         for p in range(n_patients):
             m, t = pattern_of[p], therapist_of[p]
-            _mv(a_pat[m], mu_t[t], rest)
+            _block_mv(a_pat[m], mu_t[t], rest)
             for i in range(k):
                 rest[i] = c_all[p, i] - rest[i]
             _mv(q_pat[m], rest, zeta)  # E[L^-1 b_p]
@@ -307,9 +353,9 @@ def kernel(k: int):
         for m in range(n_patterns):
             # sum over the pattern's patients of Cov(L^-1 b_p) = G^-1 + QA Sigma_t (QA)' and of
             # Cov(e_p) = (I - KA) Sigma_t (I - KA)' + K
-            _mm(q_pat[m], a_pat[m], qa)
+            _block_right(q_pat[m], a_pat[m], qa)
             _add_sandwich(qa, sigma_sum[m], tmp, expected_p)
-            _mm(k_pat[m], a_pat[m], keep)
+            _block_right(k_pat[m], a_pat[m], keep)
             for i in range(k):
                 for j in range(k):
                     expected_p[i, j] += count[m] * g_inv_pat[m, i, j]
