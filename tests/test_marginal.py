@@ -18,7 +18,11 @@ from alliance_bayes.models._marginal import (
     marginal_log_density,
     rating_sums,
 )
-from alliance_bayes.models._marginal_kernel import IntegratedLogDensity, register_jax_dispatch
+from alliance_bayes.models._marginal_kernel import (
+    IntegratedLogDensity,
+    conditional_effect_draws,
+    register_jax_dispatch,
+)
 from conftest import TINY_TRUTH
 
 
@@ -135,36 +139,51 @@ def test_conditional_effect_draws_match_the_gaussian_conditional():
     np.testing.assert_allclose(np.cov(draws.T), expected_cov, atol=0.005)
 
 
-def test_conditional_therapist_and_patient_draws_match_the_joint_gaussian_posterior():
+def _compiled_draws(level, growth, sigma, sums, cov, rng, therapist):
+    return conditional_effect_draws(
+        level, growth, sigma, sums, design_patterns(sums), therapist, cov, rng
+    )
+
+
+@pytest.mark.parametrize("n_raters", [1, 2])
+@pytest.mark.parametrize("draw", [draw_conditional_effects, _compiled_draws])
+def test_conditional_therapist_and_patient_draws_match_the_joint_gaussian_posterior(draw, n_raters):
     """Therapist effects, then patient effects given them, against ``u | y`` for the stacked
-    effects ``u`` of two therapists (two patients and one), from the dense joint formulas."""
+    effects ``u`` of two therapists (two patients and one), from the dense joint formulas: the
+    reference (NumPy) draws and the compiled ones ``fit`` uses, one rater and two (the second
+    rates every other session; patients 0 and 2 share a design pattern with one rater)."""
     rng = np.random.default_rng(2)
-    k = 2
+    k = 2 * n_raters
     patient = np.array([0, 0, 0, 1, 1, 2, 2, 2])
-    time = np.array([0.0, 0.5, 1.0, 0.0, 1.0, 0.0, 0.5, 1.5])
-    rater = np.zeros(len(patient), dtype=int)
+    time = np.array([0.0, 0.5, 1.0, 0.0, 1.0, 0.0, 0.5, 1.0])
+    rater = np.arange(len(patient)) % n_raters
     therapist_of = np.array([0, 0, 1])
-    level, growth = np.array([[5.0], [5.2], [4.9]]), np.array([[0.1], [0.0], [0.2]])
-    sigma = np.array([0.4])
-    t_cov, p_cov = np.array([[0.2, 0.02], [0.02, 0.05]]), np.array([[0.3, -0.03], [-0.03, 0.1]])
+    level = np.array([[5.0, 4.6], [5.2, 5.0], [4.9, 4.4]])[:, :n_raters]
+    growth = np.array([[0.1, 0.0], [0.0, 0.1], [0.2, -0.1]])[:, :n_raters]
+    sigma = np.array([0.4, 0.3])[:n_raters]
+    across = np.array([[1.0, 0.4], [0.4, 1.0]])[:n_raters, :n_raters]  # between the raters
+    t_cov = np.kron(across, np.array([[0.2, 0.02], [0.02, 0.05]]))
+    p_cov = np.kron(across, np.array([[0.3, -0.03], [-0.03, 0.1]]))
     y = rng.normal(5, 0.6, len(patient))
-    # u = (a_0, a_1, b_0, b_1, b_2), each (level, growth)
+    # u = (a_0, a_1, b_0, b_1, b_2), each (level, growth) per rater
+    rows = np.arange(len(patient))
     z = np.zeros((len(patient), 5 * k))
     for column, group in ((0, therapist_of[patient]), (2 * k, patient)):
-        z[np.arange(len(patient)), column + k * group] = 1.0
-        z[np.arange(len(patient)), column + k * group + 1] = time
+        z[rows, column + k * group + 2 * rater] = 1.0
+        z[rows, column + k * group + 2 * rater + 1] = time
     prior = np.zeros((5 * k, 5 * k))
     for g in range(5):
         prior[k * g : k * g + k, k * g : k * g + k] = t_cov if g < 2 else p_cov
-    covariance = np.linalg.inv(np.linalg.inv(prior) + z.T @ z / sigma[0] ** 2)
-    mean_line = level[patient, 0] + growth[patient, 0] * time
-    expected_mean = covariance @ z.T @ (y - mean_line) / sigma[0] ** 2
+    precision = sigma[rater] ** -2
+    covariance = np.linalg.inv(np.linalg.inv(prior) + z.T @ (precision[:, None] * z))
+    mean_line = level[patient, rater] + growth[patient, rater] * time
+    expected_mean = covariance @ z.T @ (precision * (y - mean_line))
     n_draws = 40_000
-    therapist, patients = draw_conditional_effects(
+    therapist, patients = draw(
         np.tile(level, (n_draws, 1, 1)),
         np.tile(growth, (n_draws, 1, 1)),
         np.tile(sigma, (n_draws, 1)),
-        rating_sums(y, time, rater, patient, 3, 1),
+        rating_sums(y, time, rater, patient, 3, n_raters),
         np.tile(p_cov, (n_draws, 1, 1)),
         rng,
         therapist=(therapist_of, 2, np.tile(t_cov, (n_draws, 1, 1))),

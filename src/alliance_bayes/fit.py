@@ -441,10 +441,10 @@ def _add_conditional_effects(
     lines = [named_node(model, name) for name in LINE_NAMES]
     lines_of = conditional_function(model, lines, _stored_names(model))
     rng = np.random.default_rng(random_seed)
-    # about 2 * 10**6 values (16 MB) per (chain, draw, patient, component) array of a block
+    # about 2 * 10**6 values (16 MB) per (chain, draw, patient or therapist, component) array
     sizes = {group: len(model.coords[group]) for group in ("therapist", "patient")}
     k = posterior.sizes["component"]
-    per_draw = posterior.sizes["chain"] * sizes["patient"] * k * k
+    per_draw = posterior.sizes["chain"] * (sizes["patient"] + sizes["therapist"]) * k
     block = max(1, min(posterior.sizes["draw"], 2 * 10**6 // per_draw))
     shape = (posterior.sizes["chain"], posterior.sizes["draw"])
     effects = {group: np.empty((*shape, size, k)) for group, size in sizes.items()}
@@ -464,7 +464,7 @@ def _add_conditional_effects(
 def _conditional_effects_block(
     posterior: xr.Dataset, model: pm.Model, lines_of: Any, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    from .models._marginal import draw_conditional_effects
+    from .models._marginal_kernel import conditional_effect_draws
 
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     flat = lambda name: posterior[name].to_numpy().reshape(n_chain * n_draw, -1)  # noqa: E731
@@ -476,14 +476,15 @@ def _conditional_effects_block(
 
     level, growth = (x.reshape(n_chain * n_draw, *x.shape[2:]) for x in lines_of(posterior))
     therapist_of = model["therapist_of_patient"].get_value()
-    drawn = draw_conditional_effects(
+    drawn = conditional_effect_draws(
         level,
         growth,
         flat("sigma"),
         model["rating_sums"].get_value(),
+        model["design_pattern"].get_value(),
+        (therapist_of, len(model.coords["therapist"]), covariance("therapist")),
         covariance("patient"),
         rng,
-        therapist=(therapist_of, len(model.coords["therapist"]), covariance("therapist")),
     )
     return tuple(x.reshape(n_chain, n_draw, *x.shape[1:]) for x in drawn)
 
