@@ -43,7 +43,8 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch import basic as numba_basic
 
 # PyTensor's numba cache keeps the compiled Ops across processes under this key (the first
-# compile takes about 20 s): a hash of this file (PyTensor takes integers only), so an edited kernel never meets stale code.
+# compile takes about 20 s): a hash of this file (as an integer, which PyTensor requires), so
+# an edited kernel never meets stale code.
 KERNEL_VERSION = int(hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:15], 16)
 _LOG_2PI = float(np.log(2 * np.pi))
 
