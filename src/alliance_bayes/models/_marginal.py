@@ -300,7 +300,9 @@ def draw_conditional_effects(
     rng: np.random.Generator,
     therapist: tuple[np.ndarray, int, np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """Draws of the integrated-out effects from their exact conditional, per posterior draw.
+    """Draws of the integrated-out effects from their exact conditional, per posterior draw: the
+    readable reference form (tests compare against it); ``fit`` uses the compiled twin
+    :func:`._marginal_kernel.conditional_effect_draws`.
 
     ``level`` and ``growth`` are each patient's line without random effects (draws, P, R),
     ``sigma`` is (draws, R), ``sums`` the ratings' :func:`rating_sums` (6, P, R) and ``cov`` the
