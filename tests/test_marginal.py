@@ -346,8 +346,8 @@ def test_compiled_kernel_equals_the_reference_graph(n_raters, mode):
     reference = marginal_log_density(
         pt.as_tensor(sums), level, growth, sigma, chol_p, n_raters, therapist
     )
-    kernel = IntegratedLogDensity(n_therapists, n_raters)(
-        sums, level, growth, sigma, chol_p, therapist_of, patterns, chol_t
+    kernel = IntegratedLogDensity(n_raters)(
+        sums, level, growth, sigma, chol_p, therapist_of, patterns, n_therapists, chol_t
     )[0]
     want = pytensor.function(inputs, [reference, *pt.grad(reference, inputs)])(*values)
     got = pytensor.function(inputs, [kernel, *pt.grad(kernel, inputs)], mode=mode)(*values)

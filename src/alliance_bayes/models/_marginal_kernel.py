@@ -555,33 +555,40 @@ class ConditionalEffectDraws(Op):
 
 
 class IntegratedLogDensity(Op):
-    """``(sums, level, growth, sigma, chol_p, therapist_of, pattern_of, chol_t)`` -> the integrated
-    log-density (a scalar) and its gradients, as further outputs that :meth:`grad` hands on (one
-    pass computes both)."""
+    """``(sums, level, growth, sigma, chol_p, therapist_of, pattern_of, n_therapists, chol_t)`` ->
+    the integrated log-density (a scalar) and its gradients, as further outputs that :meth:`grad`
+    hands on (one pass computes both).
 
-    __props__ = ("n_therapists", "n_raters")
+    The number of therapists is an input, not a property: the compiled code (and PyTensor's
+    numba cache entry) then serves studies of every size. As a property each new count cost a
+    fresh numba compile of the kernel, 30-45 s here."""
 
-    def __init__(self, n_therapists: int, n_raters: int):
-        self.n_therapists, self.n_raters = int(n_therapists), int(n_raters)
+    __props__ = ("n_raters",)
+
+    def __init__(self, n_raters: int):
+        self.n_raters = int(n_raters)
 
     def make_node(
-        self, sums, level, growth, sigma, chol_p, therapist_of, pattern_of, chol_t
+        self, sums, level, growth, sigma, chol_p, therapist_of, pattern_of, n_therapists, chol_t
     ) -> Apply:
         floats = [
             pt.as_tensor_variable(v).astype("float64") for v in (sums, level, growth, sigma, chol_p)
         ]
-        therapist_of, pattern_of = (
-            pt.as_tensor_variable(v).astype("int64") for v in (therapist_of, pattern_of)
-        )
+        integers = [
+            pt.as_tensor_variable(v).astype("int64")
+            for v in (therapist_of, pattern_of, n_therapists)
+        ]
+        if integers[2].ndim != 0:
+            raise TypeError("n_therapists must be a scalar.")
         chol_t = pt.as_tensor_variable(chol_t).astype("float64")
-        inputs = [*floats, therapist_of, pattern_of, chol_t]
+        inputs = [*floats, *integers, chol_t]
         outputs = [pt.dscalar()] + [v.type() for v in (*floats[1:], chol_t)]
         return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, outputs) -> None:
-        sums, level, growth, sigma, chol_p, therapist_of, pattern_of, chol_t = inputs
+        sums, level, growth, sigma, chol_p, therapist_of, pattern_of, n_therapists, chol_t = inputs
         results = kernel(2 * self.n_raters)(
-            sums, level, growth, sigma, chol_p, therapist_of, pattern_of, self.n_therapists, chol_t
+            sums, level, growth, sigma, chol_p, therapist_of, pattern_of, int(n_therapists), chol_t
         )
         for storage, result in zip(outputs, results, strict=True):
             storage[0] = np.asarray(result, dtype="float64")
@@ -598,20 +605,32 @@ class IntegratedLogDensity(Op):
             growth,
             sigma,
             chol_p,
-            grad_undefined(self, 5, inputs[5], "therapist indices are integers"),
-            grad_undefined(self, 6, inputs[6], "pattern indices are integers"),
+            *(
+                grad_undefined(self, i, inputs[i], "indices and counts are integers")
+                for i in (5, 6, 7)
+            ),
             chol_t,
         ]
 
 
 @numba_basic.register_funcify_default_op_cache_key(IntegratedLogDensity)
 def _numba_integrated_log_density(op: IntegratedLogDensity, node: Any = None, **kwargs: Any):
-    n_therapists, integrated_log_density = op.n_therapists, kernel(2 * op.n_raters)
+    integrated_log_density = kernel(2 * op.n_raters)
 
     @numba_basic.numba_njit
-    def integrated(sums, level, growth, sigma, chol_p, therapist_of, pattern_of, chol_t):
+    def integrated(
+        sums, level, growth, sigma, chol_p, therapist_of, pattern_of, n_therapists, chol_t
+    ):
         value, level_, growth_, sigma_, chol_p_, chol_t_ = integrated_log_density(
-            sums, level, growth, sigma, chol_p, therapist_of, pattern_of, n_therapists, chol_t
+            sums,
+            level,
+            growth,
+            sigma,
+            chol_p,
+            therapist_of,
+            pattern_of,
+            n_therapists.item(),
+            chol_t,
         )
         return np.array(value, dtype=np.float64), level_, growth_, sigma_, chol_p_, chol_t_
 
@@ -628,16 +647,20 @@ def _jax_integrated_log_density(op: IntegratedLogDensity, node: Any = None, **kw
 
     from ._marginal import marginal_log_density
 
+    count = node.inputs[7]
+    if not isinstance(count, pt.TensorConstant):
+        raise NotImplementedError("the JAX form needs the number of therapists as a constant.")
     inputs = [v.type() for v in node.inputs]
-    sums, level, growth, sigma, chol_p, therapist_of, _, chol_t = inputs
+    sums, level, growth, sigma, chol_p, therapist_of, _, _, chol_t = inputs
     value = marginal_log_density(
-        sums, level, growth, sigma, chol_p, op.n_raters, (therapist_of, op.n_therapists, chol_t)
+        sums, level, growth, sigma, chol_p, op.n_raters, (therapist_of, int(count.data), chol_t)
     )
     reference = jax_funcify(FunctionGraph(inputs, [value], clone=True))
 
-    def integrated(sums, level, growth, sigma, chol_p, therapist_of, pattern_of, chol_t):
+    def integrated(sums, level, growth, sigma, chol_p, therapist_of, pattern_of, n, chol_t):
         def density(level, growth, sigma, chol_p, chol_t):
-            out = reference(sums, level, growth, sigma, chol_p, therapist_of, pattern_of, chol_t)
+            args = (level, growth, sigma, chol_p, therapist_of, pattern_of, n, chol_t)
+            out = reference(sums, *args)
             return out[0] if isinstance(out, list | tuple) else out
 
         value, grads = jax.value_and_grad(density, argnums=(0, 1, 2, 3, 4))(

@@ -254,8 +254,9 @@ def _marginal_likelihood(
 
     def logp(value, mean, sums, lines_level, lines_growth, sd, x, r, p, chol_p, t, pattern, chol_t):
         # one compiled node for the value and its gradient (the same as marginal_log_density)
-        density = IntegratedLogDensity(n_therapists, n_raters)
-        return density(sums, lines_level, lines_growth, sd, chol_p, t, pattern, chol_t)[0]
+        density = IntegratedLogDensity(n_raters)
+        args = (sums, lines_level, lines_growth, sd, chol_p, t, pattern, n_therapists, chol_t)
+        return density(*args)[0]
 
     def random(
         mean, sums, level, growth, sd, x, r, p, chol_p, t, pattern, chol_t, rng=None, size=None
