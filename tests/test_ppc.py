@@ -326,6 +326,25 @@ def test_ceiling_misfit_is_flagged_with_the_normal_likelihood_only(ceiling_fits,
     assert p["censored"].between(0.05, 0.95).all(), p["censored"]
 
 
+def test_conditional_means_in_blocks_equal_one_draw_per_call(fake, tiny_model, monkeypatch):
+    """The batched (vectorised) function, over several blocks of draws, against the same graph
+    evaluated one draw at a time."""
+    from alliance_bayes.checks import _conditional
+    from alliance_bayes.checks._conditional import alliance_mean, conditional_function, fixed_part
+
+    mean = alliance_mean(tiny_model)
+    outputs, names = [mean, fixed_part(tiny_model, mean)], list(fake.posterior.data_vars)
+    batched = conditional_function(tiny_model, outputs, names)
+    single = conditional_function(tiny_model, outputs, names, batched=False)
+    assert batched.batched and not single.batched
+    n_obs = fake.observed_data.sizes["obs"]
+    monkeypatch.setattr(_conditional, "BLOCK_VALUES", 7 * n_obs)  # 1 draw, then blocks of 7
+    for ours, reference in zip(batched(fake.posterior), single(fake.posterior), strict=True):
+        assert ours.shape == (2, 40, n_obs)
+        np.testing.assert_allclose(ours, reference, rtol=1e-12)
+    assert not np.allclose(reference[0, 0], reference[0, 1])  # the draws differ
+
+
 @pytest.mark.slow
 def test_censored_log_likelihood_matches_scipy(ceiling_fits):
     """The stored log-likelihood of the censored fit, at one draw, against scipy."""
