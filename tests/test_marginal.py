@@ -11,7 +11,11 @@ from pytensor.graph.traversal import ancestors
 from scipy import integrate, stats
 
 import alliance_bayes as ab
-from alliance_bayes.models._effects import separate_sd_corr
+from alliance_bayes.models._effects import (
+    correlation_cholesky,
+    correlation_cholesky_graph,
+    separate_sd_corr,
+)
 from alliance_bayes.models._marginal import (
     design_patterns,
     draw_conditional_effects,
@@ -288,6 +292,31 @@ def test_planted_wrong_beta_shape_breaks_the_lkj_check():
     """The check above can fail: Beta(eta, eta) on every partial correlation (the two-component
     rule applied to four components) is not LKJ(eta)."""
     assert np.ptp(_log_ratios_to_lkj(4, 2.0, wrong_beta=2.0)) > 0.1
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+@pytest.mark.parametrize("mode", ["FAST_RUN", "NUMBA", "JAX"])
+def test_compiled_correlation_factor_equals_the_reference_graph(k, mode):
+    """The one-node factor from partial correlations and its compiled vector-Jacobian product,
+    against the entry-by-entry PyTensor graph and PyTensor's gradient of it, through ``perform``
+    (FAST_RUN), the numba dispatch and JAX (where installed); near the edges too."""
+    if mode == "JAX":
+        pytest.importorskip("jax")
+        register_jax_dispatch()
+    partial, weights = pt.dvector("z"), pt.dmatrix("g")
+    functions = []
+    for build in (correlation_cholesky_graph, correlation_cholesky):
+        low = build(partial, k)
+        outputs = [low, pt.grad(pt.sum(weights * low), partial)]
+        functions.append(pytensor.function([partial, weights], outputs, mode=mode))
+    rng = np.random.default_rng(k)
+    for bound in (0.5, 0.99):
+        z = rng.uniform(-bound, bound, size=k * (k - 1) // 2)
+        g = rng.normal(size=(k, k))
+        (low, gradient), (ours_low, ours_gradient) = (f(z, g) for f in functions)
+        np.testing.assert_allclose(ours_low, low, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(ours_gradient, gradient, rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(np.diag(ours_low @ ours_low.T), 1.0, rtol=1e-13)
 
 
 @pytest.mark.parametrize("eta", [1.0, 2.0, 4.5])

@@ -77,8 +77,16 @@ def _vine_pairs(k: int) -> list[tuple[int, int]]:
 
 def correlation_cholesky(partial: Any, k: int) -> pt.TensorVariable:
     """Lower Cholesky factor of the correlation matrix with canonical partial correlations
-    ``partial`` (in :func:`_vine_pairs` order): row ``j`` is ``z[i, j]`` times the square root of
-    what the earlier entries of the row left of its unit length."""
+    ``partial`` (in :func:`_vine_pairs` order), as one compiled node (``_correlation_op``)."""
+    from ._correlation_op import CorrelationCholesky
+
+    return CorrelationCholesky(k)(partial)
+
+
+def correlation_cholesky_graph(partial: Any, k: int) -> pt.TensorVariable:
+    """:func:`correlation_cholesky` built entry by entry in PyTensor (the reference form): row
+    ``j`` is ``z[i, j]`` times the square root of what the earlier entries of the row left of its
+    unit length."""
     at = {pair: n for n, pair in enumerate(_vine_pairs(k))}
     rows = []
     for j in range(k):

@@ -672,11 +672,15 @@ def _jax_integrated_log_density(op: IntegratedLogDensity, node: Any = None, **kw
 
 
 def register_jax_dispatch() -> None:
-    """Teach PyTensor's JAX backend this Op (call before compiling a model for JAX). Not done at
-    import: PyTensor's JAX dispatch imports jax, which takes seconds."""
+    """Teach PyTensor's JAX backend this Op and the correlation factor's (call before compiling
+    a model for JAX). Not done at import: PyTensor's JAX dispatch imports jax, which takes
+    seconds."""
     from pytensor.link.jax.dispatch.basic import jax_funcify
 
+    from . import _correlation_op
+
     jax_funcify.register(IntegratedLogDensity)(_jax_integrated_log_density)
+    _correlation_op.register_jax_dispatch()
 
 
 @numba_basic.register_funcify_default_op_cache_key(ConditionalEffectDraws)
