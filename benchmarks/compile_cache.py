@@ -7,7 +7,10 @@ For each spec, three fresh processes build the model from the shipped data and c
 
 - ``off``: ``ALLIANCE_BAYES_CACHE=0``, plain ``nutpie.compile_pymc_model``;
 - ``cold``: an empty cache folder (the model is compiled and stored);
-- ``warm``: the same folder again (the model is loaded).
+- ``warm``: the same folder again (the model is loaded);
+- ``new_size``: no disk cache, a simulated study like Nissen-Lie's but with a number of therapists
+  drawn at random (100-999, recorded), so PyTensor's numba cache has not seen its shapes: what a
+  study of another size pays.
 
 PyTensor's own numba cache (``~/.pytensor``) is left as it is in all three, so ``off`` and
 ``cold`` are what a new process pays today. Each line records the seconds of ``compiled_model``
@@ -21,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import subprocess
 import sys
 import tempfile
@@ -33,6 +37,18 @@ RESULTS = Path(__file__).parent / "results" / "compile_cache.jsonl"
 SPECS = ("nissen_lie_2013_dual_rater", "nissen_lie_2013_patient")
 PACKAGES = ("alliance_bayes", "nutpie", "pytensor", "numba", "pymc")
 
+SHIPPED = """
+model = build_model(datasets.load("nissen_lie_2013"), ab.ModelSpec.shipped({spec!r}))
+"""
+NEW_SIZE = """
+import dataclasses
+design = dataclasses.replace(
+    ab.Design.nissen_lie_2013(), n_therapists={n_therapists}, patients_per_therapist=3
+)
+spec = ab.ModelSpec.shipped({spec!r})
+planned = ab.growth_model(design.to_data(random_seed=1), spec=spec)
+model = ab.growth_model(ab.simulate(planned, ab.Truth.nissen_lie_2013(), random_seed=2), spec=spec)
+"""
 CHILD = """
 import json, time
 start = time.perf_counter()
@@ -41,7 +57,7 @@ from alliance_bayes import _compile_cache, datasets
 from alliance_bayes.fit import compiled_model
 from alliance_bayes.models import build_model
 
-model = build_model(datasets.load("nissen_lie_2013"), ab.ModelSpec.shipped({spec!r}))
+{build}
 built = time.perf_counter()
 timing = {{}}
 original = _compile_cache.compile_nutpie_model
@@ -61,10 +77,12 @@ print(json.dumps({{**timing, "cache": _compile_cache.cache_stats()}}))
 """
 
 
-def run_child(spec: str, env: dict[str, str]) -> dict:
+def run_child(spec: str, env: dict[str, str], n_therapists: int | None = None) -> dict:
+    build = SHIPPED if n_therapists is None else NEW_SIZE
+    source = CHILD.format(build=build.format(spec=spec, n_therapists=n_therapists))
     start = time.perf_counter()
     run = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(CHILD.format(spec=spec))],
+        [sys.executable, "-c", textwrap.dedent(source)],
         capture_output=True,
         text=True,
         env=env,
@@ -76,7 +94,7 @@ def run_child(spec: str, env: dict[str, str]) -> dict:
 
 
 def measure(spec: str) -> list[dict]:
-    """off, cold and warm for one spec, each in a fresh process."""
+    """off, cold, warm and new_size for one spec, each in a fresh process."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="alliance_bayes_cache_") as folder:
         cached = os.environ | {"ALLIANCE_BAYES_CACHE": "1", "ALLIANCE_BAYES_CACHE_DIR": folder}
@@ -87,6 +105,11 @@ def measure(spec: str) -> list[dict]:
         ):
             rows.append({"spec": spec, "mode": mode, **run_child(spec, env)})
             print(json.dumps(rows[-1]), flush=True)
+    n_therapists = random.randrange(100, 1000)
+    off = os.environ | {"ALLIANCE_BAYES_CACHE": "0"}
+    row = {"spec": spec, "mode": "new_size", "n_therapists": n_therapists}
+    rows.append(row | run_child(spec, off, n_therapists))
+    print(json.dumps(rows[-1]), flush=True)
     return rows
 
 

@@ -561,7 +561,7 @@ class IntegratedLogDensity(Op):
 
     The number of therapists is an input, not a property: the compiled code (and PyTensor's
     numba cache entry) then serves studies of every size. As a property each new count cost a
-    fresh numba compile of the kernel, 30-45 s here."""
+    fresh numba compile of the kernel, 40-55 s here."""
 
     __props__ = ("n_raters",)
 
