@@ -1,7 +1,7 @@
 """Speed of the Nissen-Lie dual-rater model: compile s, sample s, min bulk ESS, ESS/s, divergences.
 
 Run: python benchmarks/fit_speed.py [--centered] [--low-rank] [--explicit] [--draws 1000]
-                                    [--chains 4] [--log-likelihood]
+                                    [--tune 1000] [--chains 4] [--log-likelihood]
 Fits the model on one simulated data set (compile + sample), then refits it on a second one
 (data swapped into the compiled model), and prints one line per fit plus the min bulk ESS per
 parameter group. Results are appended to benchmarks/results/fit_speed.jsonl.
@@ -102,6 +102,7 @@ def main() -> None:
             "log_likelihood": args.log_likelihood,
             "chains": args.chains,
             "draws": args.draws,
+            "tune": args.tune,
             "machine": platform.processor() or platform.machine(),
             "counts": ab.compile_counts(),
         }
