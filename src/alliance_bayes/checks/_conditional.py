@@ -130,9 +130,9 @@ def conditional_function(
         function = compile_pymc(inputs, replaced, random_seed=random_seed, on_unused_input="ignore")
         return ConditionalFunction(function, tuple(names))
     # deterministic outputs: one call per block of draws (a leading axis on every input)
-    batched = [pt.tensor(dtype=v.type.dtype, shape=(None, *v.type.shape)) for v in inputs]
-    outputs_ = vectorize_graph(replaced, replace=dict(zip(inputs, batched, strict=True)))
-    function = compile_pymc(batched, outputs_, on_unused_input="ignore")
+    stacked = [pt.tensor(dtype=v.type.dtype, shape=(None, *v.type.shape)) for v in inputs]
+    vectorized = vectorize_graph(replaced, replace=dict(zip(inputs, stacked, strict=True)))
+    function = compile_pymc(stacked, vectorized, on_unused_input="ignore")
     return ConditionalFunction(function, tuple(names), batched=True)
 
 

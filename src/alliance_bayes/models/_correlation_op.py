@@ -3,7 +3,7 @@ compiled node with a compiled vector-Jacobian product.
 
 :func:`._effects.correlation_cholesky_graph` builds the same factor entry by entry in PyTensor
 (the reference the tests compare against). For the dual-rater model's two 4 x 4 factors that
-graph and its gradient were about 80 of the 162 nodes of the log-density and gradient, each a
+graph and its gradient were about 75 of the 162 nodes of the log-density and gradient, each a
 call with its own small arrays; here it is two nodes.
 
 Row ``j`` of the factor: ``L[j, i] = z[i, j] sqrt(left_i)`` for ``i < j`` and
