@@ -1,0 +1,155 @@
+"""How many tuning steps the default (integrated) dual-rater model needs: `fit` at each setting on
+the same simulated Nissen-Lie data sets, alternating, and optionally an SBC study at one setting.
+
+Run: python benchmarks/tuning.py [--tunes 1000,300] [--datasets 8] [--sbc 0] [--sbc-tune 300]
+
+Per data set and setting: seconds of `fit`, min bulk and tail ESS over the population parameters,
+max R-hat, divergences, and the largest difference of a posterior mean from the first setting's,
+in that setting's posterior SDs. With ``--sbc N`` an SBC study of the shipped dual-rater spec
+(N simulations, 2 chains x 500 draws after ``--sbc-tune`` steps) reports its flagged quantities.
+Lines go to benchmarks/results/tuning.jsonl. `fit` keeps 1,000 tuning steps by default; this is
+the evidence for or against fewer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+
+import alliance_bayes as ab
+from alliance_bayes.fit import compiled_model
+
+POPULATION = [
+    "level",
+    "growth",
+    "level_coef",
+    "growth_coef",
+    "sigma",
+    "therapist_sd",
+    "patient_sd",
+]
+RESULTS = Path(__file__).parent / "results" / "tuning.jsonl"
+SPEC = "nissen_lie_2013_dual_rater"
+
+
+def one_fit(model, tune: int) -> tuple[dict, az.InferenceData]:
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata = ab.fit(model, tune=tune, random_seed=1, progressbar=False)
+    seconds = time.perf_counter() - start
+    posterior = idata.posterior[POPULATION]
+    report = ab.diagnostics.stored_report(idata)
+    row = {
+        "tune": tune,
+        "fit_s": round(seconds, 2),
+        "min_bulk_ess": round(float(az.ess(posterior, method="bulk").to_array().min())),
+        "min_tail_ess": round(float(az.ess(posterior, method="tail").to_array().min())),
+        "max_r_hat": round(report["max_r_hat"], 4),
+        "divergences": report["divergences"],
+    }
+    return row, idata
+
+
+def mean_shift(idata: az.InferenceData, reference: az.InferenceData) -> float:
+    """Largest |difference of posterior means| over the population parameters, in SDs."""
+    ours, theirs = idata.posterior[POPULATION], reference.posterior[POPULATION]
+    shift = abs(ours.mean(("chain", "draw")) - theirs.mean(("chain", "draw")))
+    return float((shift / ours.std(("chain", "draw"))).to_array().max())
+
+
+def compare_fits(tunes: list[int], n_datasets: int) -> list[dict]:
+    spec = ab.ModelSpec.shipped(SPEC)
+    design = ab.Design.nissen_lie_2013()
+    planned = ab.growth_model(design.to_data(random_seed=1), spec=spec)
+    rows = []
+    for seed in range(100, 100 + n_datasets):
+        model = ab.growth_model(
+            ab.simulate(planned, ab.Truth.nissen_lie_2013(), random_seed=seed), spec=spec
+        )
+        compiled_model(model)
+        fits = {}
+        for tune in tunes:
+            row, fits[tune] = one_fit(model, tune)
+            row |= {
+                "dataset_seed": seed,
+                "max_mean_shift_sd": mean_shift(fits[tune], fits[tunes[0]]),
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def sbc(n_sims: int, tune: int) -> dict:
+    store = Path(tempfile.mkdtemp(prefix="tuning_sbc_"))
+    start = time.perf_counter()
+    result = ab.checks.run_sbc(
+        ab.ModelSpec.shipped(SPEC),
+        n_sims=n_sims,
+        store=store,
+        workers=os.cpu_count(),
+        random_seed=3,
+        progress=False,
+        draws=500,
+        tune=tune,
+        chains=2,
+    )
+    table = result.test()
+    jobs = result.frame.drop_duplicates("job")
+    shutil.rmtree(store)
+    return {
+        "sbc_tune": tune,
+        "n_sims": n_sims,
+        "seconds": round(time.perf_counter() - start, 1),
+        "failed": int((jobs["status"] != "ok").sum()),
+        "flagged": table.loc[table["flagged"], "quantity"].tolist(),
+        "min_p_adjusted": round(float(table["p_adjusted"].min()), 4),
+        "n_quantities": int(table.attrs["n_quantities"]),
+    }
+
+
+def summarise(rows: list[dict], tunes: list[int]) -> None:
+    for tune in tunes:
+        mine = [r for r in rows if r["tune"] == tune]
+        print(
+            f"tune {tune}: fit {np.median([r['fit_s'] for r in mine]):.2f} s (median), "
+            f"min bulk ESS {min(r['min_bulk_ess'] for r in mine)}, "
+            f"min tail ESS {min(r['min_tail_ess'] for r in mine)}, "
+            f"max R-hat {max(r['max_r_hat'] for r in mine)}, "
+            f"divergences {sum(r['divergences'] for r in mine)}, "
+            f"max mean shift {max(r['max_mean_shift_sd'] for r in mine):.3f} SD"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tunes", default="1000,300")
+    parser.add_argument("--datasets", type=int, default=8)
+    parser.add_argument("--sbc", type=int, default=0, metavar="N_SIMS")
+    parser.add_argument("--sbc-tune", type=int, default=300)
+    args = parser.parse_args()
+    tunes = [int(t) for t in args.tunes.split(",")]
+    rows = compare_fits(tunes, args.datasets) if args.datasets else []
+    if rows:
+        summarise(rows, tunes)
+    if args.sbc:
+        rows.append(sbc(args.sbc, args.sbc_tune))
+        print(json.dumps(rows[-1]), flush=True)
+    context = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine()}
+    with RESULTS.open("a") as out:
+        for row in rows:
+            out.write(json.dumps(row | context) + "\n")
+
+
+if __name__ == "__main__":
+    main()
