@@ -115,17 +115,9 @@ def _compiled(k: int):
                 out[j, i] = s
 
     @numba.njit(inline="always")
-    def _block_left(a, m, out):
-        """``out = a m`` for ``a`` block diagonal in 2 x 2 blocks (one per rater: ``A_p`` has
-        no terms across raters)."""
-        for i in range(k):
-            b = i - i % 2
-            for j in range(k):
-                out[i, j] = a[i, b] * m[b, j] + a[i, b + 1] * m[b + 1, j]
-
-    @numba.njit(inline="always")
     def _block_right(m, a, out):
-        """``out = m a`` for ``a`` block diagonal in 2 x 2 blocks."""
+        """``out = m a`` for ``a`` block diagonal in 2 x 2 blocks (one per rater: ``A_p`` has
+        no terms across raters)."""
         for j in range(k):
             b = j - j % 2
             for i in range(k):
@@ -290,8 +282,8 @@ def _compiled(k: int):
             log_det_pat[m] = _factorise(low_p, a, work, g_inv_pat[m], q_pat[m])
             root_inv_pat[m] = work[3]
             _lower_sandwich(low_p, q_pat[m], k_pat[m])
-            _block_left(a, k_pat[m], work[4])
-            _block_right(work[4], a, b_pat[m])
+            _block_right(k_pat[m], a, work[4])  # K A; A K A = (K A)' A (A, K symmetric)
+            _block_right(work[4].T, a, b_pat[m])
             for i in range(k):
                 for j in range(k):
                     b_pat[m, i, j] = a[i, j] - b_pat[m, i, j]
