@@ -28,18 +28,15 @@ import numpy as np
 
 import alliance_bayes as ab
 from alliance_bayes.fit import compiled_model
+from alliance_bayes.summary import FIXED_EFFECTS, SCALES
 
-POPULATION = [
-    "level",
-    "growth",
-    "level_coef",
-    "growth_coef",
-    "sigma",
-    "therapist_sd",
-    "patient_sd",
-]
 RESULTS = Path(__file__).parent / "results" / "tuning.jsonl"
 SPEC = "nissen_lie_2013_dual_rater"
+
+
+def population(idata: az.InferenceData) -> list[str]:
+    """The fixed effects, residual and random-effect SDs the posterior holds."""
+    return [n for n in (*FIXED_EFFECTS, *SCALES) if n in idata.posterior.data_vars]
 
 
 def one_fit(model, tune: int) -> tuple[dict, az.InferenceData]:
@@ -48,7 +45,7 @@ def one_fit(model, tune: int) -> tuple[dict, az.InferenceData]:
         warnings.simplefilter("ignore")
         idata = ab.fit(model, tune=tune, random_seed=1, progressbar=False)
     seconds = time.perf_counter() - start
-    posterior = idata.posterior[POPULATION]
+    posterior = idata.posterior[population(idata)]
     report = ab.diagnostics.stored_report(idata)
     row = {
         "tune": tune,
@@ -63,7 +60,8 @@ def one_fit(model, tune: int) -> tuple[dict, az.InferenceData]:
 
 def mean_shift(idata: az.InferenceData, reference: az.InferenceData) -> float:
     """Largest |difference of posterior means| over the population parameters, in SDs."""
-    ours, theirs = idata.posterior[POPULATION], reference.posterior[POPULATION]
+    names = population(idata)
+    ours, theirs = idata.posterior[names], reference.posterior[names]
     shift = abs(ours.mean(("chain", "draw")) - theirs.mean(("chain", "draw")))
     return float((shift / ours.std(("chain", "draw"))).to_array().max())
 
