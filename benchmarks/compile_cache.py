@@ -96,17 +96,13 @@ def run_child(spec: str, env: dict[str, str], n_therapists: int | None = None) -
 def measure(spec: str) -> list[dict]:
     """off, cold, warm and new_size for one spec, each in a fresh process."""
     rows = []
+    off = os.environ | {"ALLIANCE_BAYES_CACHE": "0"}
     with tempfile.TemporaryDirectory(prefix="alliance_bayes_cache_") as folder:
         cached = os.environ | {"ALLIANCE_BAYES_CACHE": "1", "ALLIANCE_BAYES_CACHE_DIR": folder}
-        for mode, env in (
-            ("off", os.environ | {"ALLIANCE_BAYES_CACHE": "0"}),
-            ("cold", cached),
-            ("warm", cached),
-        ):
+        for mode, env in (("off", off), ("cold", cached), ("warm", cached)):
             rows.append({"spec": spec, "mode": mode, **run_child(spec, env)})
             print(json.dumps(rows[-1]), flush=True)
     n_therapists = random.randrange(100, 1000)
-    off = os.environ | {"ALLIANCE_BAYES_CACHE": "0"}
     row = {"spec": spec, "mode": "new_size", "n_therapists": n_therapists}
     rows.append(row | run_child(spec, off, n_therapists))
     print(json.dumps(rows[-1]), flush=True)
