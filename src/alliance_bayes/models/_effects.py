@@ -15,6 +15,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ..priors import Prior, prior_dist, prior_variable
+from ._sd_transform import sd_transform
 
 
 def correlated_covariance(
@@ -43,10 +44,11 @@ def separate_sd_corr(
     Cholesky factor ``diag(sd) L`` with ``L`` the correlation's.
 
     The same prior as :func:`correlated_covariance` (independent SDs times an LKJ correlation),
-    for models whose likelihood takes the covariance itself: sampling the SDs on the log scale
-    apart from the correlations avoids the funnel between a small SD and the Cholesky entries
-    that scale with it (divergences) and PyMC's packed-Cholesky bookkeeping, which took most of
-    a gradient's time (benchmarks/README.md).
+    for models whose likelihood takes the covariance itself: sampling the SDs apart from the
+    correlations avoids the funnel between a small SD and the Cholesky entries that scale with it
+    (divergences) and PyMC's packed-Cholesky bookkeeping, which took most of a gradient's time
+    (benchmarks/README.md). The SDs are sampled on the :class:`._sd_transform.ProbitLinear`
+    scale, whose left tail is Gaussian where the log scale's is exponential.
 
     The correlations are sampled as canonical partial correlations (the C-vine of Lewandowski,
     Kurowicka and Joe 2009), stored as ``<level>_corr_packed`` = ``(1 + z) / 2``: independent
@@ -56,7 +58,9 @@ def separate_sd_corr(
     """
     if corr_prior.get("dist", "LKJ") != "LKJ":
         raise ValueError(f"{level}_corr: only an LKJ prior is supported, got {corr_prior}.")
-    sd = prior_variable(f"{level}_sd", sd_prior, dims="component")
+    transform = sd_transform(sd_prior)
+    extra = {} if transform is None else {"default_transform": transform}
+    sd = prior_variable(f"{level}_sd", sd_prior, dims="component", **extra)
     eta = float(corr_prior.get("eta", 2.0))
     k = n_components
     shapes = np.array([eta + (k - 2 - i) / 2 for i, _ in _vine_pairs(k)])
