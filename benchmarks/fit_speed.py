@@ -103,6 +103,7 @@ def main() -> None:
             "chains": args.chains,
             "draws": args.draws,
             "tune": args.tune,
+            "sd_scale": model.rvs_to_transforms[model["therapist_sd"]].name,
             "machine": platform.processor() or platform.machine(),
             "counts": ab.compile_counts(),
         }
