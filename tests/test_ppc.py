@@ -19,7 +19,7 @@ from alliance_bayes.checks.statistics import (
 )
 from alliance_bayes.data import Covariates
 from alliance_bayes.models._info import structure_key
-from conftest import fake_fit
+from conftest import TINY_TRUTH, fake_fit, tiny_design
 
 
 @pytest.fixture(scope="module")
@@ -343,6 +343,27 @@ def test_conditional_means_in_blocks_equal_one_draw_per_call(fake, tiny_model, m
         assert ours.shape == (2, 40, n_obs)
         np.testing.assert_allclose(ours, reference, rtol=1e-12)
     assert not np.allclose(reference[0, 0], reference[0, 1])  # the draws differ
+
+
+def test_a_function_with_data_inputs_serves_another_model_of_the_structure(fake, tiny_model):
+    """Compiled on one data set with the data as inputs (as ``fit`` caches the patients' lines),
+    evaluated with the model of a study of the same design with other therapists: the same as
+    compiled on that model."""
+    from alliance_bayes.checks._conditional import alliance_mean, conditional_function
+
+    planned = ab.growth_model(tiny_design().to_data(random_seed=2))  # other covariate values
+    other = ab.growth_model(ab.simulate(planned, TINY_TRUTH, random_seed=5))
+    assert structure_key(other) == structure_key(tiny_model)
+    names = list(fake.posterior.data_vars)
+    shared = conditional_function(tiny_model, [alliance_mean(tiny_model)], names, data_inputs=True)
+    assert "alliance_observed" not in shared.data and shared.data  # the data the mean needs
+    (ours,) = shared(fake.posterior, other)
+    (reference,) = conditional_function(other, [alliance_mean(other)], names)(fake.posterior)
+    np.testing.assert_allclose(ours, reference, rtol=1e-12)
+    (first,) = shared(fake.posterior, tiny_model)
+    assert not np.allclose(first, ours)  # the data sets differ, and so do the means
+    with pytest.raises(ValueError, match="data"):
+        shared(fake.posterior)
 
 
 @pytest.mark.slow
