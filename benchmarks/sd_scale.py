@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 from unittest import mock
@@ -23,7 +22,7 @@ from unittest import mock
 import arviz as az
 import numpy as np
 import nutpie
-from tuning import SPEC, mean_shift, population
+from tuning import SPEC, append_rows, mean_shift, population, quality
 
 import alliance_bayes as ab
 from alliance_bayes.models import _effects
@@ -97,11 +96,7 @@ def summarise(rows: list[dict]) -> None:
             f"{scale}: sampling {np.median([r['sample_s'] for r in mine]):.2f} s, "
             f"{np.median(gradients):,.0f} gradients (medians); "
             f"min bulk ESS {min(r['min_bulk_ess'] for r in mine)} "
-            f"(median {np.median([r['min_bulk_ess'] for r in mine]):.0f}), "
-            f"min tail ESS {min(r['min_tail_ess'] for r in mine)}, "
-            f"max R-hat {max(r['max_r_hat'] for r in mine)}, "
-            f"divergences {sum(r['divergences'] for r in mine)}, "
-            f"max mean shift {max(r['max_mean_shift_sd'] for r in mine):.3f} SD"
+            f"(median {np.median([r['min_bulk_ess'] for r in mine]):.0f}), {quality(mine)}"
         )
 
 
@@ -112,10 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = compare(args.datasets, args.tune)
     summarise(rows)
-    context = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine()}
-    with RESULTS.open("a") as out:
-        for row in rows:
-            out.write(json.dumps(row | context) + "\n")
+    append_rows(RESULTS, rows)
 
 
 if __name__ == "__main__":

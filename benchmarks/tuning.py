@@ -116,16 +116,29 @@ def sbc(n_sims: int, tune: int) -> dict:
     }
 
 
+def quality(rows: list[dict]) -> str:
+    """The worst tail ESS, R-hat, divergences and mean shift over the rows of one setting."""
+    return (
+        f"min tail ESS {min(r['min_tail_ess'] for r in rows)}, "
+        f"max R-hat {max(r['max_r_hat'] for r in rows)}, "
+        f"divergences {sum(r['divergences'] for r in rows)}, "
+        f"max mean shift {max(r['max_mean_shift_sd'] for r in rows):.3f} SD"
+    )
+
+
+def append_rows(path: Path, rows: list[dict]) -> None:
+    context = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine()}
+    with path.open("a") as out:
+        for row in rows:
+            out.write(json.dumps(row | context) + "\n")
+
+
 def summarise(rows: list[dict], tunes: list[int]) -> None:
     for tune in tunes:
         mine = [r for r in rows if r["tune"] == tune]
         print(
             f"tune {tune}: fit {np.median([r['fit_s'] for r in mine]):.2f} s (median), "
-            f"min bulk ESS {min(r['min_bulk_ess'] for r in mine)}, "
-            f"min tail ESS {min(r['min_tail_ess'] for r in mine)}, "
-            f"max R-hat {max(r['max_r_hat'] for r in mine)}, "
-            f"divergences {sum(r['divergences'] for r in mine)}, "
-            f"max mean shift {max(r['max_mean_shift_sd'] for r in mine):.3f} SD"
+            f"min bulk ESS {min(r['min_bulk_ess'] for r in mine)}, {quality(mine)}"
         )
 
 
@@ -143,10 +156,7 @@ def main() -> None:
     if args.sbc:
         rows.append(sbc(args.sbc, args.sbc_tune))
         print(json.dumps(rows[-1]), flush=True)
-    context = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine()}
-    with RESULTS.open("a") as out:
-        for row in rows:
-            out.write(json.dumps(row | context) + "\n")
+    append_rows(RESULTS, rows)
 
 
 if __name__ == "__main__":
