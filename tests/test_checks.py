@@ -129,7 +129,10 @@ def test_sbc_of_a_tiny_growth_model_passes(tmp_path):
     # Seed 5 flagged growth_coef (p_adj 0.008) once the integrated model changed (new kernel and
     # partial correlations); 200 simulations of the same study seed showed it calibrated
     # (p 0.41, nothing flagged), so that was this test's 1 % false alarm. Seed 7 is a fresh draw.
-    result = run_sbc(spec, design, 40, store=tmp_path, workers=1, random_seed=7, **SMALL)
+    # With the SDs on the probit_linear scale, 40 simulations flagged patient_sd[patient:growth]
+    # (p_adj 0.005); 80 (this test: p 0.034, p_adj 0.44) and 200 (p 0.14) of the same study
+    # seed flagged nothing, nor did 100 of the dual-rater Nissen-Lie spec (benchmarks/README.md).
+    result = run_sbc(spec, design, 80, store=tmp_path, workers=1, random_seed=7, **SMALL)
     table = result.test()
     assert {"icc[patient]", "loglik", "growth_coef[patient, burdens]"} <= set(table["quantity"])
     assert not table["flagged"].any(), table
