@@ -147,17 +147,30 @@ def conditional_function(
             raise ValueError("data inputs need deterministic outputs, evaluated in blocks.")
         function = compile_pymc(inputs, replaced, random_seed=random_seed, on_unused_input="ignore")
         return ConditionalFunction(function, tuple(names))
+    return batched_function(replaced, inputs, data_inputs=data_inputs)
+
+
+def batched_function(
+    outputs: Sequence[Any], inputs: Sequence[Any], *, data_inputs: bool = False
+) -> ConditionalFunction:
+    """Compile deterministic ``outputs`` of the parameter placeholders ``inputs`` (named as the
+    stored variables) to take a block of draws per call: a leading axis on every input and
+    output. With ``data_inputs`` the named shared variables (the model's data) become inputs
+    after the parameters."""
+    outputs = list(outputs)
     data = {}
-    if data_inputs:  # the model's data (named shared variables) become inputs
-        shared = [v for v in ancestors(replaced) if isinstance(v, TensorSharedVariable) and v.name]
+    if data_inputs:
+        shared = [v for v in ancestors(outputs) if isinstance(v, TensorSharedVariable) and v.name]
         data = {v: v.type(name=v.name) for v in shared}
-        replaced = graph_replace(replaced, data, strict=False)
-    # deterministic outputs: one call per block of draws (a leading axis on every input)
+        outputs = graph_replace(outputs, data, strict=False)
     stacked = [pt.tensor(dtype=v.type.dtype, shape=(None, *v.type.shape)) for v in inputs]
-    vectorized = vectorize_graph(replaced, replace=dict(zip(inputs, stacked, strict=True)))
+    vectorized = vectorize_graph(outputs, replace=dict(zip(inputs, stacked, strict=True)))
     function = compile_pymc([*stacked, *data.values()], vectorized, on_unused_input="ignore")
     return ConditionalFunction(
-        function, tuple(names), batched=True, data=tuple(v.name for v in data)
+        function,
+        tuple(v.name for v in inputs),
+        batched=True,
+        data=tuple(v.name for v in data),
     )
 
 
