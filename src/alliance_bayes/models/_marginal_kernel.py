@@ -294,13 +294,12 @@ def _compiled(k: int):
 
     @numba.njit(inline="always")
     def _patients(sums, level, growth, w, pattern_of, therapist_of, n_therapists, patterns):
-        """Each patient's own integral (summed), its ``c_p``, and what the patients say about
-        their therapists' effects: ``B_t`` and ``d_t``."""
+        """Each patient's own integral (summed; the ratings' normalising terms are added by the
+        caller), its ``c_p``, and what the patients say about their therapists' effects: ``B_t``
+        and ``d_t``."""
         a_pat, _, _, k_pat, b_pat, _, log_det_pat, _ = patterns
         n_patients = pattern_of.shape[0]
         value = 0.0
-        for r in range(n_raters):  # the normalising terms of the ratings' density
-            value += -0.5 * sums[0, :, r].sum() * (_LOG_2PI - np.log(w[r]))
         c_all = np.zeros((n_patients, k))
         b_t = np.zeros((n_therapists, k, k))
         d_t = np.zeros((n_therapists, k))
@@ -415,11 +414,14 @@ def _compiled(k: int):
                 i, j = 2 * r, 2 * r + 1
                 spread = cov[i, i] * n + 2 * cov[i, j] * x + cov[j, j] * xx
                 grad_sigma[r] += spread
-        for r in range(n_raters):  # -N / sigma + (expected residual sum of squares) / sigma^3
-            grad_sigma[r] = (grad_sigma[r] / sigma[r] ** 2 - sums[0, :, r].sum()) / sigma[r]
+        value = own + shared
+        for r in range(n_raters):
+            n_ratings = sums[0, :, r].sum()
+            value += -0.5 * n_ratings * (_LOG_2PI - np.log(w[r]))  # the normalising terms
+            # -N / sigma + (expected residual sum of squares) / sigma^3
+            grad_sigma[r] = (grad_sigma[r] / sigma[r] ** 2 - n_ratings) / sigma[r]
         grad_chol_p = _covariance_gradient(low_p, expected_p, n_patients)
         grad_chol_t = _covariance_gradient(low_t, expected_t, n_therapists)
-        value = own + shared
         return value, grad_level, grad_growth, grad_sigma, grad_chol_p, grad_chol_t
 
     @numba.njit(inline="always")
