@@ -1,7 +1,7 @@
 """Speed of the Nissen-Lie dual-rater model: compile s, sample s, min bulk ESS, ESS/s, divergences.
 
 Run: python benchmarks/fit_speed.py [--centered] [--low-rank] [--explicit] [--draws 1000]
-                                    [--tune 1000] [--chains 4] [--log-likelihood]
+                                    [--tune N] [--chains 4] [--log-likelihood]
 Fits the model on one simulated data set (compile + sample), then refits it on a second one
 (data swapped into the compiled model), and prints one line per fit plus the min bulk ESS per
 parameter group. Results are appended to benchmarks/results/fit_speed.jsonl.
@@ -19,7 +19,7 @@ from pathlib import Path
 import arviz as az
 
 import alliance_bayes as ab
-from alliance_bayes.fit import compiled_model
+from alliance_bayes.fit import DEFAULT_TUNE, compiled_model
 
 GROUPS = [
     "level",
@@ -59,7 +59,7 @@ def one_fit(model, args, seed):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=None, help="default: fit's own")
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--centered", action="store_true")
     parser.add_argument("--low-rank", action="store_true")
@@ -102,7 +102,7 @@ def main() -> None:
             "log_likelihood": args.log_likelihood,
             "chains": args.chains,
             "draws": args.draws,
-            "tune": args.tune,
+            "tune": args.tune or DEFAULT_TUNE["nutpie"],
             "sd_scale": model.rvs_to_transforms[model["therapist_sd"]].name,
             "machine": platform.processor() or platform.machine(),
             "counts": ab.compile_counts(),

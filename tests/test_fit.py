@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -170,3 +171,25 @@ def test_log_likelihood_is_left_out_with_a_warning_when_too_large(tiny_datasets,
         warnings.simplefilter("ignore", ab.ConvergenceWarning)
         idata = ab.fit(ab.growth_model(tiny_datasets[1]), random_seed=9, **settings)
     assert idata.log_likelihood["alliance"].size == n_values
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_fit_tunes_with_the_samplers_own_default(monkeypatch, tiny_datasets):
+    """Without ``tune``, nutpie gets its own 400 steps and PyMC's NUTS its 1,000; an explicit
+    value passes through."""
+    fit_module = importlib.import_module("alliance_bayes.fit")  # ab.fit is the function
+    seen = []
+
+    def record(model, sampler, draws, tune, *args, **kwargs):
+        seen.append((sampler, tune))
+        raise _Stop
+
+    monkeypatch.setattr(fit_module, "_draw", record)
+    model = ab.growth_model(tiny_datasets[0])
+    for options in ({"sampler": "nutpie"}, {"sampler": "pymc"}, {"tune": 123}):
+        with pytest.raises(_Stop):
+            ab.fit(model, **options)
+    assert seen == [("nutpie", 400), ("pymc", 1000), ("nutpie", 123)]

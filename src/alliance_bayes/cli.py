@@ -121,7 +121,9 @@ def fit_command(
     therapists: Path = typer.Option(None, help="Therapist-level CSV (questionnaires)."),
     scale: str = typer.Option(None, help="Instrument range, e.g. 1,7."),
     draws: int = typer.Option(1000),
-    tune: int = typer.Option(1000),
+    tune: int | None = typer.Option(
+        None, help="Tuning steps per chain (default: the sampler's, 400)."
+    ),
     chains: int = typer.Option(4),
     seed: int = typer.Option(None),
 ) -> None:
@@ -205,7 +207,9 @@ def _report(idata, fmt: str) -> str:
 def demo(
     seed: int = typer.Option(2013, help="Seed of the simulated study."),
     draws: int = typer.Option(int(os.environ.get("ALLIANCE_BAYES_DRAWS", 1000))),
-    tune: int = typer.Option(int(os.environ.get("ALLIANCE_BAYES_TUNE", 1000))),
+    tune: int | None = typer.Option(
+        os.environ.get("ALLIANCE_BAYES_TUNE"), help="Tuning steps per chain (default: 400)."
+    ),
     chains: int = typer.Option(4),
 ) -> None:
     """Simulate a Nissen-Lie-like study, fit the dual-rater model, print the table."""
