@@ -125,12 +125,24 @@ def problems(report: dict[str, Any]) -> list[str]:
     return out
 
 
+def remedies(report: dict[str, Any]) -> list[str]:
+    """What to try first for the report's problems, as sentences."""
+    out = []
+    if report["divergences"]:
+        out.append("more tuning steps (`fit(..., tune=1000)`) often removes divergences")
+    if report["high_r_hat"] or report["low_ess_bulk"] or report["low_ess_tail"]:
+        out.append("more draws (`fit(..., draws=2000)`) raise the ESS")
+    return out
+
+
 def warn_if_unconverged(report: dict[str, Any]) -> None:
     found = problems(report)
     if found:
-        warnings.warn(
-            "Sampling diagnostics: " + "; ".join(found) + ".", ConvergenceWarning, stacklevel=3
-        )
+        advice = remedies(report)
+        message = "Sampling diagnostics: " + "; ".join(found) + "."
+        if advice:
+            message += " Try: " + "; ".join(advice) + "."
+        warnings.warn(message, ConvergenceWarning, stacklevel=3)
 
 
 def stored_report(idata: az.InferenceData) -> dict[str, Any]:
