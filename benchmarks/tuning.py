@@ -2,7 +2,7 @@
 the same simulated Nissen-Lie data sets, alternating, and optionally an SBC study at one setting.
 
 Run: python benchmarks/tuning.py [--tunes 1000,400] [--datasets 8] [--sbc 0] [--sbc-tune 400]
-                                  [--sbc-seed 3]
+                                  [--sbc-seed 3] [--explicit]
 
 Per data set and setting: seconds of `fit`, min bulk and tail ESS over the population parameters,
 max R-hat, divergences, and the largest difference of a posterior mean from the first setting's,
@@ -68,8 +68,9 @@ def mean_shift(idata: az.InferenceData, reference: az.InferenceData) -> float:
     return float((shift / ours.std(("chain", "draw"))).to_array().max())
 
 
-def compare_fits(tunes: list[int], n_datasets: int) -> list[dict]:
+def compare_fits(tunes: list[int], n_datasets: int, explicit: bool = False) -> list[dict]:
     spec = ab.ModelSpec.shipped(SPEC)
+    spec.marginal = False if explicit else None  # None: the library's default (integrated)
     design = ab.Design.nissen_lie_2013()
     planned = ab.growth_model(design.to_data(random_seed=1), spec=spec)
     rows = []
@@ -82,6 +83,7 @@ def compare_fits(tunes: list[int], n_datasets: int) -> list[dict]:
         for tune in tunes:
             row, fits[tune] = one_fit(model, tune)
             row |= {
+                "explicit": explicit,
                 "dataset_seed": seed,
                 "max_mean_shift_sd": mean_shift(fits[tune], fits[tunes[0]]),
             }
@@ -156,9 +158,12 @@ def main() -> None:
     parser.add_argument("--sbc", type=int, default=0, metavar="N_SIMS")
     parser.add_argument("--sbc-tune", type=int, default=400)
     parser.add_argument("--sbc-seed", type=int, default=3)
+    parser.add_argument(
+        "--explicit", action="store_true", help="sample the random effects (default: integrated)"
+    )
     args = parser.parse_args()
     tunes = [int(t) for t in args.tunes.split(",")]
-    rows = compare_fits(tunes, args.datasets) if args.datasets else []
+    rows = compare_fits(tunes, args.datasets, args.explicit) if args.datasets else []
     if rows:
         summarise(rows, tunes)
     if args.sbc:
