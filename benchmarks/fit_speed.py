@@ -19,7 +19,7 @@ from pathlib import Path
 import arviz as az
 
 import alliance_bayes as ab
-from alliance_bayes.fit import DEFAULT_TUNE, compiled_model
+from alliance_bayes.fit import compiled_model, default_tune
 
 GROUPS = [
     "level",
@@ -102,7 +102,7 @@ def main() -> None:
             "log_likelihood": args.log_likelihood,
             "chains": args.chains,
             "draws": args.draws,
-            "tune": args.tune or DEFAULT_TUNE["nutpie"],
+            "tune": args.tune or default_tune(model),
             "sd_scale": model.rvs_to_transforms[model["therapist_sd"]].name,
             "machine": platform.processor() or platform.machine(),
             "counts": ab.compile_counts(),

@@ -177,9 +177,9 @@ class _Stop(Exception):
     pass
 
 
-def test_fit_tunes_with_the_samplers_own_default(monkeypatch, tiny_datasets):
-    """Without ``tune``, nutpie gets its own 400 steps and PyMC's NUTS its 1,000; an explicit
-    value passes through."""
+def test_fit_tunes_400_steps_only_for_nutpie_on_an_integrated_model(monkeypatch, tiny_datasets):
+    """Without ``tune``: 400 steps for nutpie on the integrated model, 1,000 for PyMC's NUTS and
+    for a model with sampled effects; an explicit value passes through."""
     fit_module = importlib.import_module("alliance_bayes.fit")  # ab.fit is the function
     seen = []
 
@@ -188,8 +188,15 @@ def test_fit_tunes_with_the_samplers_own_default(monkeypatch, tiny_datasets):
         raise _Stop
 
     monkeypatch.setattr(fit_module, "_draw", record)
-    model = ab.growth_model(tiny_datasets[0])
-    for options in ({"sampler": "nutpie"}, {"sampler": "pymc"}, {"tune": 123}):
+    integrated = ab.growth_model(tiny_datasets[0])
+    explicit = ab.growth_model(tiny_datasets[0], marginal=False)
+    calls = [
+        (integrated, {}),
+        (integrated, {"sampler": "pymc"}),
+        (explicit, {}),
+        (integrated, {"tune": 123}),
+    ]
+    for model, options in calls:
         with pytest.raises(_Stop):
             ab.fit(model, **options)
-    assert seen == [("nutpie", 400), ("pymc", 1000), ("nutpie", 123)]
+    assert seen == [("nutpie", 400), ("pymc", 1000), ("nutpie", 1000), ("nutpie", 123)]

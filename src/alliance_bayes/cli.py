@@ -122,7 +122,7 @@ def fit_command(
     scale: str = typer.Option(None, help="Instrument range, e.g. 1,7."),
     draws: int = typer.Option(1000),
     tune: int | None = typer.Option(
-        None, help="Tuning steps per chain (default: the sampler's, 400)."
+        None, help="Tuning steps per chain (default: 400 with integrated effects, else 1000)."
     ),
     chains: int = typer.Option(4),
     seed: int = typer.Option(None),

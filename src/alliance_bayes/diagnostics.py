@@ -129,7 +129,7 @@ def remedies(report: dict[str, Any]) -> list[str]:
     """What to try first for the report's problems, as sentences."""
     out = []
     if report["divergences"]:
-        out.append("more tuning steps (`fit(..., tune=1000)`) often removes divergences")
+        out.append("more tuning steps (`fit(..., tune=1000)` or more) often remove divergences")
     if report["high_r_hat"] or report["low_ess_bulk"] or report["low_ess_tail"]:
         out.append("more draws (`fit(..., draws=2000)`) raise the ESS")
     return out

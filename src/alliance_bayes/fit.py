@@ -41,11 +41,12 @@ INTERNAL_SUFFIXES = ("_offset", "_chol_cov", "_packed")
 # The pointwise log-likelihood is added by default up to this many values (chains x draws x
 # observations; 10**8 float64 values are 800 MB): 4 x 1000 draws of 25,000 ratings.
 LOG_LIKELIHOOD_AUTO_LIMIT = 10**8
-# tuning steps per chain when `fit` is not told: nutpie's own default for nutpie, whose adaptation
-# settles in fewer steps (benchmarks/tuning.py: on 6 dual-rater data sets 400 steps gave the ESS,
-# R-hat and means of 1,000 in 22 % less time, and a 200-simulation SBC study flagged nothing);
-# PyMC's own for PyMC's NUTS
-DEFAULT_TUNE = {"nutpie": 400, "pymc": 1000}
+# tuning steps per chain when `fit` is not told (benchmarks/tuning.py): nutpie's own default of
+# 400 for nutpie on a model with its effects integrated out (on 6 dual-rater data sets 400 steps
+# gave the ESS, R-hat and means of 1,000 in 22 % less time, and SBC studies flagged nothing);
+# PyMC's 1,000 otherwise (the dual-rater model with sampled effects mixed worse with 400)
+TUNE_INTEGRATED = 400
+TUNE_OTHERWISE = 1000
 _PACKAGES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "xarray")
 
 
@@ -155,6 +156,18 @@ def log_likelihood_function(model: pm.Model) -> _Loglik:
     return _Loglik(batched_function([logp], inputs, data_inputs=True))
 
 
+def default_tune(model: pm.Model, sampler: str = "nutpie") -> int:
+    """Tuning steps per chain that `fit` uses when not told: ``TUNE_INTEGRATED`` (400) for
+    nutpie on a model with its effects integrated out, ``TUNE_OTHERWISE`` (1,000) otherwise.
+
+    Examples
+    --------
+    >>> default_tune(growth_model(data))  # doctest: +SKIP
+    400
+    """
+    return TUNE_INTEGRATED if sampler == "nutpie" and is_marginal(model) else TUNE_OTHERWISE
+
+
 def fit(
     model: pm.Model,
     *,
@@ -178,8 +191,8 @@ def fit(
         From :func:`growth_model` or :func:`therapist_regression`.
     draws, tune, chains
         Posterior draws and tuning steps per chain, and the number of chains. ``tune`` defaults
-        to the sampler's own default (``DEFAULT_TUNE``): 400 for nutpie, whose adaptation
-        needs fewer steps than PyMC's, and 1,000 for PyMC's NUTS.
+        to 400 for nutpie on a model with its effects integrated out (nutpie's own default,
+        enough there), and to 1,000 otherwise (PyMC's default; see :func:`default_tune`).
     sampler
         ``"nutpie"`` (default; the compiled model is cached and reused for data of the same
         shape), ``"pymc"`` (PyMC's own NUTS) or ``"advi"``: an approximation by mean-field
@@ -227,7 +240,7 @@ def fit(
     """
     info = model_info(model)
     cores = cores or min(chains, os.cpu_count() or 1)
-    tune = DEFAULT_TUNE.get(sampler, 0) if tune is None else tune
+    tune = default_tune(model, sampler) if tune is None else tune
     marginal = is_marginal(model)
     if marginal:
         check_rating_sums(model)
