@@ -126,9 +126,7 @@ class _Loglik:
 
     def at(self, model: pm.Model, values: dict[str, np.ndarray]) -> np.ndarray:
         """Pointwise log-likelihood at one set of parameter values (e.g. the truth)."""
-        data = shared_values(model, self.blocks.data).values()
-        one = (np.asarray(values[n])[None] for n in self.blocks.names)
-        return np.asarray(self.blocks.function(*one, *data)[0][0])
+        return np.asarray(self.blocks.at(values, model)[0])
 
     def __call__(self, model: pm.Model, posterior: xr.Dataset) -> np.ndarray:
         return self.blocks(posterior, model)[0]

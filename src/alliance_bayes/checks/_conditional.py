@@ -58,12 +58,7 @@ class ConditionalFunction:
         draws = [posterior[name].to_numpy() for name in self.names]
         n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
         if self.batched:
-            data = []
-            if self.data:
-                if model is None:
-                    raise ValueError(f"this function takes the data {self.data} of a model.")
-                data = list(shared_values(model, self.data).values())
-            return self._in_blocks(draws, data, n_chain, n_draw)
+            return self._in_blocks(draws, self._data_values(model), n_chain, n_draw)
         out: list[np.ndarray] | None = None
         for c in range(n_chain):
             for d in range(n_draw):
@@ -73,6 +68,19 @@ class ConditionalFunction:
                 for target, value in zip(out, values, strict=True):
                     target[c, d] = value
         return out or []
+
+    def at(self, values: dict[str, Any], model: pm.Model | None = None) -> list[np.ndarray]:
+        """A batched function at one set of parameter values (e.g. the truth of a simulation)."""
+        one = (np.asarray(values[name])[None] for name in self.names)
+        return [v[0] for v in self.function(*one, *self._data_values(model))]
+
+    def _data_values(self, model: pm.Model | None) -> list[np.ndarray]:
+        """The values of the ``data`` inputs, read from ``model``."""
+        if not self.data:
+            return []
+        if model is None:
+            raise ValueError(f"this function takes the data {self.data} of a model.")
+        return list(shared_values(model, self.data).values())
 
     def _in_blocks(
         self, draws: list[np.ndarray], data: list[np.ndarray], n_chain: int, n_draw: int

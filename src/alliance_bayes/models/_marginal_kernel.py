@@ -223,9 +223,9 @@ def _compiled(k: int):
     def _residual(sums, level, growth, w, p, c):
         """Fills ``c_p = Z_p' W (y_p - m_p)``; returns the log-density of the ratings at the
         lines without effects, but for its normalising terms ``-n (log 2 pi - log w) / 2``,
-        which the caller adds once per rater (with the residual SD's gradient divisions, a
-        logarithm per patient took about 5 % of the dual-rater kernel's time, 15 % of the
-        single-rater one's)."""
+        which ``integrated_log_density`` adds once per rater (with the residual SD's gradient
+        divisions, a logarithm per patient took about 5 % of the dual-rater kernel's time, 15 %
+        of the single-rater one's)."""
         own = 0.0
         for r in range(n_raters):
             n, x, xx, y, xy, yy = _cell(sums, p, r)
