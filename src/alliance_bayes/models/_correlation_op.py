@@ -13,8 +13,6 @@ what the earlier entries of the row leave of its unit length.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any
 
 import numba
@@ -24,8 +22,9 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch import basic as numba_basic
 
-# PyTensor's numba cache key: a hash of this file, so an edited Op never meets stale code
-OP_VERSION = int(hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:15], 16)
+from ._numba_key import source_version
+
+OP_VERSION = source_version(__file__)
 
 
 @numba.njit

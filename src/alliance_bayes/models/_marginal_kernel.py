@@ -29,9 +29,7 @@ rating sums; ``B_p``, ``d_p`` what patient ``p`` says about its therapist's effe
 
 from __future__ import annotations
 
-import hashlib
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numba
@@ -42,10 +40,11 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch import basic as numba_basic
 
+from ._numba_key import source_version
+
 # PyTensor's numba cache keeps the compiled Ops across processes under this key (the first
-# compile takes about 20 s): a hash of this file (as an integer, which PyTensor requires), so
-# an edited kernel never meets stale code.
-KERNEL_VERSION = int(hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:15], 16)
+# compile takes about 20 s): a hash of this file, so an edited kernel never meets stale code.
+KERNEL_VERSION = source_version(__file__)
 _LOG_2PI = float(np.log(2 * np.pi))
 
 
