@@ -411,8 +411,8 @@ class ModelSpec:
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}.")
 
-    def marginal_for(self, n_raters: int) -> bool:
-        """Whether the random effects are integrated out of the likelihood for this many raters.
+    def integrates_effects(self) -> bool:
+        """Whether the random effects are integrated out of the likelihood.
 
         ``marginal=None`` (the default) means: yes for a growth model with the normal
         likelihood and non-centred effects, one rater or two, where it samples fastest
@@ -420,9 +420,9 @@ class ModelSpec:
 
         Examples
         --------
-        >>> ModelSpec().marginal_for(1), ModelSpec().marginal_for(2)
-        (True, True)
-        >>> ModelSpec(likelihood="censored").marginal_for(1)
+        >>> ModelSpec().integrates_effects(), ModelSpec(likelihood="censored").integrates_effects()
+        (True, False)
+        >>> ModelSpec(centered=True).integrates_effects()
         False
         """
         if self.marginal is not None:

@@ -66,7 +66,7 @@ def growth_model(
         ``fit`` draws them from their exact conditional after sampling, so results keep the
         vocabulary. Default (``None``): integrated out for the normal likelihood and non-centred
         effects, one rater or two (it samples fastest there), explicit otherwise (see
-        ``ModelSpec.marginal_for``).
+        ``ModelSpec.integrates_effects``).
         The integrated likelihood reads the ratings through their sums per patient, made when the
         model is built: to fit new ratings, build the model again (``fit`` checks this); tools
         that swap ``alliance_observed`` by hand need ``marginal=False``.
@@ -100,7 +100,7 @@ def growth_model(
             marginal=marginal,
             priors=dict(priors or {}),
         )
-    marginal = spec.marginal_for(data.n_raters)
+    marginal = spec.integrates_effects()
     if marginal and spec.likelihood != "normal":
         raise ValueError(
             "marginal=True integrates the random effects out of a normal likelihood only."
