@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import alliance_bayes as ab
-from alliance_bayes.diagnostics import convergence_report, problems
+from alliance_bayes.diagnostics import _below_diagonal, convergence_report, problems
 from alliance_bayes.summary import summarize
 from conftest import FIT_SETTINGS, TINY_TRUTH
 
@@ -156,6 +156,22 @@ def test_skipped_variables_are_left_out_of_r_hat_and_ess(tiny_fit):
     report = convergence_report(stuck, skip=["patient_effect"])
     assert report["skipped"] == ["patient_effect"]
     assert not any(n.startswith("patient_effect") for n in report["high_r_hat"])
+
+
+def test_correlations_are_checked_below_the_diagonal_only_without_nan(tiny_fit):
+    """R-hat and ESS of a correlation matrix cover its entries below the diagonal, named
+    ``<name>[<component>, <component_>]``, and what goes to ArviZ holds no NaN (ArviZ logs a
+    warning for each array that does)."""
+    stuck = tiny_fit.copy()
+    corr = stuck.posterior["patient_corr"]
+    stuck.posterior["patient_corr"] = corr + 5.0 * corr["chain"]  # chains disagree everywhere
+    labels = list(corr["component"].values)
+    pairs = zip(*np.tril_indices(len(labels), -1), strict=True)
+    below = {f"patient_corr[{labels[i]}, {labels[j]}]" for i, j in pairs}
+    report = convergence_report(stuck)
+    assert below and {n for n in report["high_r_hat"] if n.startswith("patient_corr")} == below
+    checked = _below_diagonal(stuck.posterior)
+    assert not [n for n, v in checked.data_vars.items() if np.isnan(v.to_numpy()).any()]
 
 
 def test_log_likelihood_is_left_out_with_a_warning_when_too_large(tiny_datasets, monkeypatch):

@@ -37,15 +37,25 @@ def _flat_names(dataset: xr.Dataset) -> dict[str, np.ndarray]:
 
 
 def _below_diagonal(posterior: xr.Dataset) -> xr.Dataset:
-    """Correlation matrices with only their entries below the diagonal: the others are a copy
-    or constant. They become NaN, which ArviZ passes over at once and the report leaves out
-    (each R-hat or ESS of a full 4 x 4 matrix cost a few milliseconds)."""
+    """Correlation matrices with only their entries below the diagonal (the others are a copy
+    or constant), on one dimension labelled ``"<component>, <component_>"``: each R-hat or ESS of
+    a full 4 x 4 matrix cost a few milliseconds, and masking them with NaN made ArviZ log a
+    warning."""
     out = posterior.copy()
     for name, array in posterior.data_vars.items():
         if {"component", "component_"} <= set(array.dims):
-            k = array.sizes["component"]
-            below = xr.DataArray(np.tri(k, k, -1, dtype=bool), dims=("component", "component_"))
-            out[name] = array.where(below)
+            array = array.transpose(..., "component", "component_")
+            rows, cols = np.tril_indices(array.sizes["component"], -1)
+            labels = array["component"].to_numpy()
+            out[name] = xr.DataArray(
+                array.to_numpy()[..., rows, cols],
+                dims=(*array.dims[:-2], "__pair__"),
+                coords={
+                    "__pair__": [
+                        f"{labels[i]}, {labels[j]}" for i, j in zip(rows, cols, strict=True)
+                    ]
+                },
+            )
     return out
 
 
