@@ -274,13 +274,20 @@ COMPETITORS = {
 
 
 # ---------------------------------------------------------------------------- report
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo), else the platform's machine type: the machine
+    behind this workplace changes between sessions, so every result line records it."""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         lines = cpuinfo.read_text().splitlines()
         names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-        cpu = names[0] if names else cpu
+        if names:
+            return names[0]
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    cpu = cpu_name()
     memory = None
     meminfo = Path("/proc/meminfo")
     if meminfo.exists():

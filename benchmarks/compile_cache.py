@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -32,6 +31,8 @@ import textwrap
 import time
 from importlib.metadata import version
 from pathlib import Path
+
+from competitors import cpu_name
 
 RESULTS = Path(__file__).parent / "results" / "compile_cache.jsonl"
 SPECS = ("nissen_lie_2013_dual_rater", "nissen_lie_2013_patient")
@@ -116,7 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     context = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": platform.machine(),
+        "machine": cpu_name(),
         "cpus": os.cpu_count(),
         "versions": {p: version(p) for p in PACKAGES},
     }

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 import warnings
 from pathlib import Path
 
 import arviz as az
+from competitors import cpu_name
 
 import alliance_bayes as ab
 from alliance_bayes.fit import compiled_model, default_tune
@@ -109,7 +109,7 @@ def main() -> None:
             "draws": args.draws,
             "tune": args.tune or default_tune(model),
             "sd_scale": model.rvs_to_transforms[model["therapist_sd"]].name,
-            "machine": platform.processor() or platform.machine(),
+            "machine": cpu_name(),
             "counts": ab.compile_counts(),
         }
         rows.append(row)

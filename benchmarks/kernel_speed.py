@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+from competitors import cpu_name
 
 import alliance_bayes as ab
 from alliance_bayes.models._marginal_kernel import kernel
@@ -98,7 +98,7 @@ def main() -> None:
             "model_logp_dlogp_us_median": round(model_median, 1),
             "graph_nodes": nodes,
             "commit": commit,
-            "machine": platform.processor() or platform.machine(),
+            "machine": cpu_name(),
         }
         rows.append(row)
         print(json.dumps(row))

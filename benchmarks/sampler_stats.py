@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import nutpie
 
 sys.path.insert(0, str(Path(__file__).parent))
 import competitors
+from competitors import cpu_name
 
 import alliance_bayes as ab
 from alliance_bayes.fit import compiled_model
@@ -69,7 +69,7 @@ def main() -> dict:
         "divergences": int(stats["diverging"].sum()),
         "min_bulk_ess": round(min_ess, 1),
         "ess_per_s": round(min_ess / sample_s, 1),
-        "machine": platform.machine(),
+        "machine": cpu_name(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
     print(json.dumps(row))

@@ -18,12 +18,13 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import shutil
 import tempfile
 import time
 import warnings
 from pathlib import Path
+
+from competitors import cpu_name
 
 import alliance_bayes as ab
 from alliance_bayes.checks import run_sbc
@@ -101,8 +102,7 @@ def main() -> None:
         for row in rows:
             handle.write(
                 json.dumps(
-                    row
-                    | {"settings": SETTINGS, "machine": platform.machine(), "cpus": os.cpu_count()}
+                    row | {"settings": SETTINGS, "machine": cpu_name(), "cpus": os.cpu_count()}
                 )
                 + "\n"
             )

@@ -29,6 +29,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from competitors import cpu_name
 
 SESSIONS = [3.0, 8.0, 12.0, 20.0, 40.0]
 PATIENTS = 10
@@ -174,9 +175,10 @@ def main() -> None:
         if result.returncode != 0 or not lines:
             print(f"{size}: failed\n{result.stderr[-3000:]}", flush=True)
             continue
-        print(lines[-1], flush=True)
+        row = json.loads(lines[-1]) | {"machine": cpu_name()}
+        print(json.dumps(row), flush=True)
         with out.open("a") as handle:
-            handle.write(lines[-1] + "\n")
+            handle.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":

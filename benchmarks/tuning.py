@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import arviz as az
 import numpy as np
+from competitors import cpu_name
 
 import alliance_bayes as ab
 from alliance_bayes.fit import compiled_model
@@ -136,7 +136,7 @@ def quality(rows: list[dict]) -> str:
 
 
 def append_rows(path: Path, rows: list[dict]) -> None:
-    context = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine()}
+    context = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": cpu_name()}
     with path.open("a") as out:
         for row in rows:
             out.write(json.dumps(row | context) + "\n")
