@@ -46,15 +46,12 @@ def _below_diagonal(posterior: xr.Dataset) -> xr.Dataset:
         if {"component", "component_"} <= set(array.dims):
             array = array.transpose(..., "component", "component_")
             rows, cols = np.tril_indices(array.sizes["component"], -1)
-            labels = array["component"].to_numpy()
+            first, second = array["component"].to_numpy(), array["component_"].to_numpy()
+            labels = [f"{a}, {b}" for a, b in zip(first[rows], second[cols], strict=True)]
             out[name] = xr.DataArray(
                 array.to_numpy()[..., rows, cols],
                 dims=(*array.dims[:-2], "__pair__"),
-                coords={
-                    "__pair__": [
-                        f"{labels[i]}, {labels[j]}" for i, j in zip(rows, cols, strict=True)
-                    ]
-                },
+                coords={"__pair__": labels},
             )
     return out
 
