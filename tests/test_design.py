@@ -181,6 +181,22 @@ def test_covariate_design_shape_mismatch():
         bad.draw(5, np.random.default_rng(0))
 
 
+def test_covariates_are_drawn_through_the_cholesky_factor():
+    """The draw is ``mean + z L'`` with ``L`` the (unique) Cholesky factor of the covariance and
+    ``z`` the seed's standard normals, so a seed gives the same covariates on every CPU (an SVD,
+    NumPy's default, may flip signs between machines)."""
+    design = CovariateDesign(
+        names=["a", "b", "c"],
+        mean=[1.0, -2.0, 0.5],
+        sd=[0.5, 2.0, 1.0],
+        corr=[[1.0, 0.4, -0.2], [0.4, 1.0, 0.3], [-0.2, 0.3, 1.0]],
+    )
+    drawn = design.draw(6, np.random.default_rng(3))
+    cov = np.asarray(design.corr) * np.outer(design.sd, design.sd)
+    z = np.random.default_rng(3).standard_normal((6, 3))
+    np.testing.assert_allclose(drawn, design.mean + z @ np.linalg.cholesky(cov).T, rtol=1e-12)
+
+
 # ---------------------------------------------------------------------------------- TOML
 
 

@@ -34,7 +34,11 @@ class CovariateDesign:
     corr: list[list[float]] | None = None
 
     def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """``n`` rows of raw covariate values from a multivariate normal."""
+        """``n`` rows of raw covariate values from a multivariate normal.
+
+        Drawn through the Cholesky factor of the covariance, which is unique: NumPy's default
+        (an SVD) may flip the signs of singular vectors from one CPU to another, so the same
+        seed gave other covariates on another machine."""
         k = len(self.names)
         if k == 0:
             return np.zeros((n, 0))
@@ -43,7 +47,7 @@ class CovariateDesign:
         corr = np.asarray(self.corr if self.corr is not None else np.eye(k), dtype=float)
         if corr.shape != (k, k) or mean.shape != (k,) or sd.shape != (k,):
             raise ValueError(f"covariates {self.names}: mean, sd and corr must match {k} names.")
-        return rng.multivariate_normal(mean, corr * np.outer(sd, sd), size=n)
+        return rng.multivariate_normal(mean, corr * np.outer(sd, sd), size=n, method="cholesky")
 
 
 @dataclass
