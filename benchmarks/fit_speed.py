@@ -107,7 +107,7 @@ def main() -> None:
             "log_likelihood": report["log_likelihood"],
             "chains": args.chains,
             "draws": args.draws,
-            "tune": args.tune or default_tune(model),
+            "tune": default_tune(model) if args.tune is None else args.tune,
             "sd_scale": model.rvs_to_transforms[model["therapist_sd"]].name,
             "machine": cpu_name(),
             "counts": ab.compile_counts(),
