@@ -329,3 +329,49 @@ def test_regression_simulates_with_the_razzaque_truth():
     z = out.therapist_covariates.values[out.obs_therapist]
     residual = out.score - 5.2 - z @ out.truth["coef"]
     assert stats.kstest(residual / 0.45, "norm").pvalue > ALPHA
+
+
+# ------------------------------------------------------------------------------ truth in TOML
+@pytest.mark.parametrize(
+    "truth",
+    [Truth.nissen_lie_2013(), Truth.razzaque_2015(), Truth(TRUTH)],
+    ids=["nissen_lie_2013", "razzaque_2015", "test_truth"],
+)
+def test_truth_round_trips_through_toml_text_and_file(truth, tmp_path):
+    assert Truth.from_toml(truth.to_toml()) == truth
+    path = tmp_path / "truth.toml"
+    truth.to_toml(path)
+    assert Truth.from_toml(path) == truth
+
+
+def test_truth_toml_holds_numpy_values_as_plain_numbers():
+    truth = Truth({"sigma": np.float64(0.5), "therapist_corr": np.eye(2)})
+    again = Truth.from_toml(truth.to_toml())
+    assert again.values == {"sigma": 0.5, "therapist_corr": [[1.0, 0.0], [0.0, 1.0]]}
+
+
+def test_truth_toml_without_a_truth_table_is_read_at_top_level():
+    assert Truth.from_toml("intercept = 5.2\nsigma = 0.45\n").values == {
+        "intercept": 5.2,
+        "sigma": 0.45,
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[truth]\nsigmaa = 0.3\n", r"unknown truth names \['sigmaa'\]"),
+        ('[truth]\nsigma = "0.3"\n', r"truth 'sigma' must hold numbers only, got '0.3'"),
+        ("[truth.level]\npatient = true\n", r"truth 'level' must hold numbers only, got True"),
+    ],
+)
+def test_truth_toml_refuses_unknown_names_and_values_that_are_not_numbers(text, message):
+    with pytest.raises(ValueError, match=message):
+        Truth.from_toml(text)
+
+
+def test_truth_preset_names_are_the_presets():
+    for name in Truth.preset_names():
+        assert Truth.preset(name) == getattr(Truth, name)()
+    with pytest.raises(KeyError, match="presets: \\['nissen_lie_2013', 'razzaque_2015'\\]"):
+        Truth.preset("nissen_lie_2031")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from pytensor.tensor.random.type import RandomGeneratorType
 from .data import AllianceData
 from .models import explicit_effects
 from .models._info import ModelInfo, model_info, shared_values, structure_key
+from .spec import _read_toml, _write_toml
 
 VOCABULARY = (
     "level", "growth", "level_coef", "growth_coef", "patient_level_coef", "patient_growth_coef",
@@ -105,10 +107,60 @@ class Truth:
 
     @classmethod
     def preset(cls, name: str) -> Truth:
-        presets = {"nissen_lie_2013": cls.nissen_lie_2013, "razzaque_2015": cls.razzaque_2015}
-        if name not in presets:
-            raise KeyError(f"unknown truth preset {name!r}; presets: {sorted(presets)}.")
-        return presets[name]()
+        """A preset by name (see :meth:`preset_names`)."""
+        if name not in cls.preset_names():
+            raise KeyError(f"unknown truth preset {name!r}; presets: {cls.preset_names()}.")
+        return getattr(cls, name)()
+
+    @staticmethod
+    def preset_names() -> list[str]:
+        """Names :meth:`preset` knows (each is a classmethod of the same name).
+
+        Examples
+        --------
+        >>> Truth.preset_names()
+        ['nissen_lie_2013', 'razzaque_2015']
+        """
+        return ["nissen_lie_2013", "razzaque_2015"]
+
+    # ------------------------------------------------------------------ TOML
+    def to_toml(self, path: str | Path | None = None) -> str:
+        """The values as a ``[truth]`` TOML table (also written to ``path`` when given).
+
+        Examples
+        --------
+        >>> truth = Truth.razzaque_2015()
+        >>> Truth.from_toml(truth.to_toml()) == truth
+        True
+        """
+        return _write_toml({"truth": _plain(self.values)}, path)
+
+    @classmethod
+    def from_toml(cls, source: str | Path) -> Truth:
+        """Read a truth from a TOML file or text: a ``[truth]`` table, or the values at top level.
+
+        Raises
+        ------
+        ValueError
+            For a name outside the vocabulary or a value that is not a number (a string such as
+            ``"0.3"`` is refused rather than converted).
+        """
+        table = _read_toml(source)
+        return cls.from_dict(table.get("truth", table))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Truth:
+        """A truth from plain values, checked: vocabulary names, numbers only."""
+        unknown = sorted(set(values) - set(VOCABULARY))
+        if unknown:
+            raise ValueError(
+                f"unknown truth names {unknown}; the vocabulary is {list(VOCABULARY)}."
+            )
+        for name, value in values.items():
+            bad = [leaf for leaf in _leaves_of(value) if not _is_number(leaf)]
+            if bad:
+                raise ValueError(f"truth {name!r} must hold numbers only, got {bad[0]!r}.")
+        return cls(dict(values))
 
     def arrays(self, model: pm.Model) -> dict[str, np.ndarray]:
         """The values as arrays in the order of ``model``'s coords (only what it needs)."""
@@ -149,6 +201,31 @@ def _warn_unused(truth: Truth, needed: Mapping[str, Any], info: ModelInfo) -> No
             "they are ignored.",
             stacklevel=3,
         )
+
+
+def _leaves_of(value: Any) -> list[Any]:
+    """Every leaf of nested dicts and lists, unconverted (to check their types)."""
+    if isinstance(value, Mapping):
+        return [x for v in value.values() for x in _leaves_of(v)]
+    if isinstance(value, list | tuple):
+        return [x for v in value for x in _leaves_of(v)]
+    return [value]
+
+
+def _is_number(value: Any) -> bool:
+    # bool is an int to Python, but `sigma = true` in a TOML file is a mistake, not 1.0
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
+
+
+def _plain(value: Any) -> Any:
+    """Values TOML can hold: NumPy arrays and scalars as lists and Python numbers."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray | list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _leaves(value: Any) -> list[float]:
