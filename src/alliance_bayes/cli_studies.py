@@ -5,12 +5,16 @@ Re-running the same command resumes the study in ``DIR``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
 from .cli import _spec, app, console
+
+_ADOPT = (
+    "Take the records of a store whose manifest was lost as this study's (only those written "
+    "under the same settings are kept)."
+)
 
 
 def _where(workers: int | None, scheduler: str | None) -> dict:
@@ -28,6 +32,7 @@ def sbc(
     tune: int = typer.Option(500),
     chains: int = typer.Option(2),
     seed: int = typer.Option(0),
+    adopt: bool = typer.Option(False, "--adopt", help=_ADOPT),
 ) -> None:
     """Simulation-based calibration of a model spec on its design."""
     from .checks.sbc import run_sbc
@@ -40,10 +45,11 @@ def sbc(
         chains=chains,
         store=out,
         random_seed=seed,
+        adopt=adopt,
         **_where(workers, scheduler),
     )
     console.print(result.summary(), markup=False)
-    _write_report(out)
+    _write_report(out, n)
 
 
 @app.command()
@@ -58,6 +64,7 @@ def recovery(
     tune: int = typer.Option(500),
     chains: int = typer.Option(2),
     seed: int = typer.Option(0),
+    adopt: bool = typer.Option(False, "--adopt", help=_ADOPT),
 ) -> None:
     """Parameter recovery at fixed true values."""
     from .checks.recovery import run_recovery
@@ -74,9 +81,10 @@ def recovery(
         chains=chains,
         store=out,
         random_seed=seed,
+        adopt=adopt,
         **_where(workers, scheduler),
     )
-    _write_report(out)
+    _write_report(out, n)
 
 
 @app.command()
@@ -94,6 +102,7 @@ def power(
     tune: int = typer.Option(500),
     chains: int = typer.Option(2),
     seed: int = typer.Option(0),
+    adopt: bool = typer.Option(False, "--adopt", help=_ADOPT),
 ) -> None:
     """Assurance of the spec's design with different numbers of therapists."""
     import dataclasses
@@ -110,8 +119,6 @@ def power(
         designs[f"{count}_therapists"] = dataclasses.replace(
             base, n_therapists=count, patients_per_therapist=per, name=f"{count}_therapists"
         )
-    Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / "power.json").write_text(json.dumps({"target": target, "rule": rule}))
     result = run_power(
         model_spec,
         designs,
@@ -124,19 +131,26 @@ def power(
         chains=chains,
         store=out,
         random_seed=seed,
+        adopt=adopt,
         **_where(workers, scheduler),
     )
     console.print(result.table().to_string(index=False), markup=False)
-    _write_report(out)
+    _write_report(out, n)
 
 
 @app.command()
-def report(folder: Path = typer.Argument(..., exists=True, help="A study's store folder.")) -> None:
+def report(
+    folder: Path = typer.Argument(..., exists=True, help="A study's store folder."),
+    n: int = typer.Option(
+        None, "--n", min=1, help="Report the first N simulations (per design) only."
+    ),
+) -> None:
     """Write the tables (CSV, markdown) and figures (PNG) of a stored study into its folder."""
-    _write_report(folder)
+    _write_report(folder, n)
 
 
-def _write_report(folder: Path) -> None:
+def _write_report(folder: Path, n: int | None = None) -> None:
+    """Write a study's tables and figures into its folder; never through a symlink out of it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -147,23 +161,45 @@ def _write_report(folder: Path) -> None:
     from .summary import format_table
 
     folder = Path(folder)
-    if (folder / "power.json").exists():
-        settings = json.loads((folder / "power.json").read_text())
-        result = PowerResult.from_store(folder, **settings)
+    manifest = Store(folder).manifest() if (folder / "manifest.json").exists() else {}
+    if "designs" in manifest or (folder / "power.json").exists():
+        result = PowerResult.from_store(folder, n=n)
         outputs = {"power": (result.table(), {"power_curve": result.plot()})}
     else:
-        kind = Store(folder).manifest()["kind"]
+        kind = manifest.get("kind") or Store(folder).manifest()["kind"]
         if kind == "sbc":
-            result = SBCResult.from_store(folder)
+            result = SBCResult.from_store(folder, n=n)
             figures = {"sbc_ecdf": result.plot_ecdf(), "sbc_ranks": result.plot_ranks()}
             outputs = {"sbc_test": (result.test(), figures)}
             console.print(result.summary(), markup=False)
         else:
-            result = RecoveryResult.from_store(folder)
+            result = RecoveryResult.from_store(folder, n=n)
             outputs = {"recovery": (result.table(), {"recovery": result.plot()})}
     for name, (table, figures) in outputs.items():
-        table.to_csv(folder / f"{name}.csv", index=False)
-        (folder / f"{name}.md").write_text(format_table(table) + "\n")
-        for figure_name, figure in figures.items():
-            figure.savefig(folder / f"{figure_name}.png", dpi=120)
+        files = {
+            f"{name}.csv": table.to_csv(index=False).encode(),
+            f"{name}.md": (format_table(table) + "\n").encode(),
+        } | {f"{figure_name}.png": _png(figure) for figure_name, figure in figures.items()}
+        _write_files(folder, files)
         console.print(f"wrote {folder / name}.csv, .md and {', '.join(figures)} figures")
+
+
+def _png(figure) -> bytes:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write report files atomically, after checking that none leads out of ``folder``."""
+    from .checks.store import inside, write_atomic
+
+    for name in files:  # all checked before any is written: no half-written report
+        inside(folder, folder / name)
+    for name, data in files.items():
+        write_atomic(folder / name, data, folder=folder)

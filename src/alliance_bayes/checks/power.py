@@ -8,6 +8,7 @@ for ``growth_coef[patient, burdens]``), with its Monte Carlo standard error.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,7 @@ from ..spec import Design, ModelSpec
 from .jobs import QUANTILES, FitSettings
 from .runner import run_study
 from .sbc import records_frame
-from .store import Store
+from .store import MANIFEST, Store, StoreMismatchError, inside, write_json_atomic
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*interval\s+excludes\s+(-?\d+(?:\.\d+)?)\s*$")
 
@@ -68,8 +69,14 @@ def run_power(
     random_seed: int = 0,
     cores: int = 1,
     progress: bool = True,
+    adopt: bool = False,
 ) -> PowerResult:
     """Assurance of each design (one sub-store per design, each resumable).
+
+    The folder ``store`` gets a manifest of its own (kind ``"power"``: the target, the rule and
+    the designs' sub-folders), so that a report of the folder needs nothing else. The result
+    holds the first ``n_reps`` replications of each design; ``adopt`` is passed to each
+    sub-store (see :meth:`Store.open`).
 
     Examples
     --------
@@ -88,23 +95,70 @@ def run_power(
     )
     rule_met(rule, dict.fromkeys([f"q{q:g}" for q in QUANTILES], 0.0))  # fail early on a typo
     settings = FitSettings(draws=draws, tune=tune, chains=chains, cores=cores)
-    for i, (name, design) in enumerate(named.items()):
-        run_study(
-            "power",
-            spec,
-            dataclasses.replace(design, name=name),  # the label names the design's results
-            n_reps,
-            store=Path(store) / _slug(name),
-            truth=truth,
-            settings=settings,
-            random_seed=random_seed + i,
-            workers=workers,
-            client=client,
-            scheduler=scheduler,
-            progress=progress,
-            loglik=False,
-        )
-    return PowerResult.from_store(store, target=target, rule=rule)
+    top = Store(store)
+    with top.lock():  # one power runner per folder; each design's store is locked too
+        slugs = write_power_manifest(store, target=target, rule=rule, designs=list(named))
+        for i, (name, design) in enumerate(named.items()):
+            run_study(
+                "power",
+                spec,
+                dataclasses.replace(design, name=name),  # the label names the design's results
+                n_reps,
+                store=inside(store, Path(store) / slugs[name]),
+                truth=truth,
+                settings=settings,
+                random_seed=random_seed + i,
+                workers=workers,
+                client=client,
+                scheduler=scheduler,
+                progress=progress,
+                loglik=False,
+                adopt=adopt,
+            )
+    return PowerResult.from_store(store, target=target, rule=rule, n=n_reps)
+
+
+def write_power_manifest(
+    folder: str | os.PathLike, *, target: str, rule: str, designs: Sequence[str]
+) -> dict[str, str]:
+    """Write (or update) the manifest of a power study's folder; the designs' sub-folders.
+
+    The target and the rule only choose what the report computes from the records, so a new
+    run may change them; designs of earlier runs are kept.
+    """
+    existing = power_settings(folder)
+    known = dict(existing.get("designs", {}))
+    slugs = known | {name: _slug(name) for name in designs if name not in known}
+    manifest = {"kind": "power", "target": target, "rule": rule, "designs": slugs}
+    write_json_atomic(Path(folder) / MANIFEST, manifest, folder=folder)
+    return slugs
+
+
+def power_settings(folder: str | os.PathLike) -> dict[str, Any]:
+    """The manifest of a power study's folder (``{}`` if it has none).
+
+    Folders written before the manifest had a ``power.json`` with the target and the rule;
+    it is still read.
+
+    Raises
+    ------
+    StoreMismatchError
+        The folder's manifest is not that of a power study.
+    """
+    folder = Path(folder)
+    if (folder / MANIFEST).exists():
+        manifest = Store(folder).manifest()
+        if manifest.get("kind") != "power" or "designs" not in manifest:
+            raise StoreMismatchError(
+                f"{folder} holds a {manifest.get('kind')!r} study, not a power study's designs."
+            )
+        return manifest
+    if (folder / "power.json").exists():
+        legacy = json.loads((folder / "power.json").read_text())
+        if not isinstance(legacy, dict):
+            raise StoreMismatchError(f"{folder / 'power.json'} does not hold a JSON object.")
+        return legacy
+    return {}
 
 
 def _slug(name: str) -> str:
@@ -121,12 +175,32 @@ class PowerResult:
     rule: str
 
     @classmethod
-    def from_store(cls, folder: str | os.PathLike, *, target: str, rule: str) -> PowerResult:
-        stores = [Store(p) for p in Path(folder).iterdir() if (p / "manifest.json").exists()]
+    def from_store(
+        cls,
+        folder: str | os.PathLike,
+        *,
+        target: str | None = None,
+        rule: str | None = None,
+        n: int | None = None,
+    ) -> PowerResult:
+        """The result of a power study's folder.
+
+        ``target`` and ``rule`` default to those of the folder's manifest; ``n`` keeps the
+        replications ``0 .. n - 1`` of each design (default: all of them).
+        """
+        settings = power_settings(folder)
+        target, rule = target or settings.get("target"), rule or settings.get("rule")
+        if target is None or rule is None:
+            raise ValueError(f"{folder} has no power manifest: pass target= and rule=.")
+        if "designs" in settings:
+            paths = [Path(folder) / slug for slug in settings["designs"].values()]
+        else:
+            paths = list(Path(folder).iterdir())
+        stores = [Store(p) for p in paths if (p / MANIFEST).exists()]
         manifests = {s.manifest()["design"]["name"]: s.manifest() for s in stores}
-        frames = {s.manifest()["design"]["name"]: records_frame(s) for s in stores}
-        order = sorted(manifests, key=lambda n: (manifests[n]["design"]["n_therapists"], n))
-        return cls({n: frames[n] for n in order}, {n: manifests[n] for n in order}, target, rule)
+        frames = {s.manifest()["design"]["name"]: records_frame(s, n) for s in stores}
+        order = sorted(manifests, key=lambda k: (manifests[k]["design"]["n_therapists"], k))
+        return cls({k: frames[k] for k in order}, {k: manifests[k] for k in order}, target, rule)
 
     def table(self) -> pd.DataFrame:
         rows = []

@@ -42,8 +42,12 @@ def run_recovery(
     random_seed: int = 0,
     cores: int = 1,
     progress: bool = True,
+    adopt: bool = False,
 ) -> RecoveryResult:
     """Run (or resume) a recovery study at fixed true values.
+
+    The result holds the first ``n_reps`` replications, even if the store holds more;
+    ``adopt`` takes the records of a store whose manifest was lost (see :meth:`Store.open`).
 
     Examples
     --------
@@ -69,8 +73,9 @@ def run_recovery(
         scheduler=scheduler,
         progress=progress,
         loglik=False,
+        adopt=adopt,
     )
-    return RecoveryResult.from_store(folder.folder)
+    return RecoveryResult.from_store(folder.folder, n=n_reps)
 
 
 def prior_sd(spec: ModelSpec, design: Design, n_draws: int = 2000, seed: int = 0) -> pd.Series:
@@ -102,9 +107,10 @@ class RecoveryResult:
     manifest: dict[str, Any]
 
     @classmethod
-    def from_store(cls, folder: str | os.PathLike) -> RecoveryResult:
+    def from_store(cls, folder: str | os.PathLike, n: int | None = None) -> RecoveryResult:
+        """The result of the replications ``0 .. n - 1`` of a store (default: all of them)."""
         store = Store(folder)
-        return cls(records_frame(store), store.manifest())
+        return cls(records_frame(store, n), store.manifest())
 
     def table(self, prior: pd.Series | None = None) -> pd.DataFrame:
         """Bias, RMSE, coverage (with Monte Carlo SE), mean posterior SD and contraction."""

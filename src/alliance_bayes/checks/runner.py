@@ -15,8 +15,13 @@ Workers need alliance_bayes installed; the records come back to the machine that
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from importlib.metadata import version
@@ -32,12 +37,14 @@ from rich.progress import (
 )
 
 from .._version import __version__
+from ..errors import show_some
 from ..simulate import Truth
 from ..spec import Design, ModelSpec
 from .jobs import FitSettings, Job, run_job
-from .store import Store
+from .store import Store, StoreMismatchError
 
 _PACKAGES = ("pymc", "pytensor", "nutpie", "numpy")
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def versions() -> dict[str, str]:
@@ -70,6 +77,7 @@ def run_jobs(
     scheduler: str | None = None,
     progress: bool = True,
     label: str = "study",
+    job_function: Callable[[Job], dict[str, Any]] | None = None,
 ) -> None:
     """Run every job whose record is not yet in ``store`` and write its record.
 
@@ -78,18 +86,43 @@ def run_jobs(
     jobs
         The study's jobs (all of them; finished ones are skipped).
     store
-        The study's :class:`Store` (already opened with its manifest).
+        The study's :class:`Store` (already opened with its manifest). It is locked while the
+        jobs run, so a second runner of the same store is refused instead of redoing them.
     workers
         Local worker processes (default: the number of cores). ``1`` runs in this process.
+        Workers end when this process dies, even by SIGKILL.
     client, scheduler
         A ``distributed.Client``, or the address of a Dask scheduler to connect to; either one
         sends the jobs to the cluster instead of the local pool.
     progress
         Show a progress bar (done / failed / ETA).
+    job_function
+        What runs one job (a top-level function, for the pool); default :func:`run_job`.
+        Tests pass a cheap stand-in.
+
+    Raises
+    ------
+    StoreMismatchError
+        The store holds complete records of another study (another settings hash) under the
+        names of these jobs: they are not overwritten.
     """
-    pending = [job for job in jobs if store.read(job.index) is None]
-    waiting = {job.index for job in pending}
-    failed = sum(1 for job in jobs if job.index not in waiting and _failed(store, job.index))
+    with store.lock():
+        scan = store.scan(max((job.index for job in jobs), default=-1) + 1)
+        if scan.foreign:
+            raise StoreMismatchError(
+                f"the store {store.folder} holds records of another study under its job names "
+                f"({len(scan.foreign)}: {show_some(scan.foreign)}); they were written under "
+                "other settings and are not overwritten. Move them away or use another folder."
+            )
+        function = job_function or run_job  # looked up now, so that tests can replace it
+        _run_pending(
+            jobs, store, scan.records, workers, client, scheduler, progress, label, function
+        )
+
+
+def _run_pending(jobs, store, records, workers, client, scheduler, progress, label, function):
+    pending = [job for job in jobs if job.index not in records]
+    failed = sum(1 for job in jobs if records.get(job.index, {}).get("status", "ok") != "ok")
     with _progress(label, len(jobs), progress) as bar:
         task = bar.add_task(
             label, total=len(jobs), completed=len(jobs) - len(pending), failed=failed
@@ -104,30 +137,66 @@ def run_jobs(
         if not pending:
             return
         if client is not None or scheduler is not None:
-            _run_dask(pending, finish, client, scheduler)
+            _run_dask(pending, finish, client, scheduler, function)
         elif (workers or default_workers()) == 1 or len(pending) == 1:
             for job in pending:
-                finish(job.index, run_job(job))
+                finish(job.index, function(job))
         else:
-            _run_pool(pending, finish, workers or default_workers())
+            _run_pool(pending, finish, workers or default_workers(), function)
 
 
-def _failed(store: Store, index: int) -> bool:
-    record = store.read(index)
-    return record is not None and record.get("status") != "ok"
-
-
-def _run_pool(jobs: Iterable[Job], finish: Callable, workers: int) -> None:
+def _run_pool(
+    jobs: Iterable[Job], finish: Callable, workers: int, function: Callable = run_job
+) -> None:
     # spawn: a fresh interpreter per worker, safe with numba and threads; each worker then
     # compiles each model structure once and reuses it for all its jobs.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(run_job, job): job.index for job in jobs}
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
+        futures = {pool.submit(function, job): job.index for job in jobs}
         for future in as_completed(futures):
             finish(futures[future], future.result())
 
 
-def _run_dask(jobs: Sequence[Job], finish: Callable, client: Any, scheduler: str | None) -> None:
+def die_with_parent(parent: int) -> None:
+    """Pool initializer: end this worker when ``parent`` (the runner) dies.
+
+    Without it a worker whose runner was killed finishes its job, minutes of sampling, for
+    nobody. On Linux the kernel sends SIGTERM at the parent's death (``PR_SET_PDEATHSIG``);
+    elsewhere a daemon thread polls the parent id once a second.
+    """
+    if sys.platform.startswith("linux") and _parent_death_signal():
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+        return
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _parent_death_signal() -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+        return False
+
+
+def _watch_parent(parent: int, interval: float = 1.0) -> None:
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)
+
+
+def _run_dask(
+    jobs: Sequence[Job],
+    finish: Callable,
+    client: Any,
+    scheduler: str | None,
+    function: Callable = run_job,
+) -> None:
     try:
         from distributed import Client
         from distributed import as_completed as dask_completed
@@ -138,7 +207,7 @@ def _run_dask(jobs: Sequence[Job], finish: Callable, client: Any, scheduler: str
     own = client is None
     client = client or Client(scheduler)
     try:
-        futures = client.map(run_job, list(jobs), pure=False)
+        futures = client.map(function, list(jobs), pure=False)
         index = {future.key: job.index for future, job in zip(futures, jobs, strict=True)}
         for future in dask_completed(futures):
             finish(index[future.key], future.result())
@@ -164,11 +233,15 @@ def run_study(
     scheduler: str | None = None,
     progress: bool = True,
     loglik: bool = True,
+    adopt: bool = False,
 ) -> Store:
     """Open (or resume) the store of a study and run its missing jobs.
 
     The manifest records what defines the study (kind, specs, design, truth, settings, seed);
-    resuming a store with a different manifest raises :class:`StoreMismatchError`.
+    resuming a store with a different manifest raises :class:`StoreMismatchError`, and so does a
+    folder with records but no manifest unless ``adopt`` (see :meth:`Store.open`). The store is
+    locked from the manifest check to the last record (:class:`StoreLockedError` for a second
+    runner).
     """
     settings = settings or FitSettings()
     if settings.cores < 1:
@@ -188,7 +261,6 @@ def run_study(
         "versions": versions(),
     }
     folder = Store(store)
-    folder.open(manifest)
     jobs = [
         Job(
             index=s,
@@ -202,13 +274,15 @@ def run_study(
         )
         for s in range(n_jobs)
     ]
-    run_jobs(
-        jobs,
-        folder,
-        workers=workers,
-        client=client,
-        scheduler=scheduler,
-        progress=progress,
-        label=kind,
-    )
+    with folder.lock():
+        folder.open(manifest, adopt=adopt)
+        run_jobs(
+            jobs,
+            folder,
+            workers=workers,
+            client=client,
+            scheduler=scheduler,
+            progress=progress,
+            label=kind,
+        )
     return folder

@@ -46,6 +46,7 @@ def run_sbc(
     posterior_scale: float = 1.0,
     cores: int = 1,
     progress: bool = True,
+    adopt: bool = False,
 ) -> SBCResult:
     """Run (or resume) an SBC study and return its result.
 
@@ -66,6 +67,14 @@ def run_sbc(
     posterior_scale
         Shrink posterior draws around their mean before ranking (< 1 plants a too-narrow
         posterior, to show that SBC catches it). Leave at 1.
+    adopt
+        Take the records of a store whose manifest was lost as this study's (only those
+        written under the same settings; see :meth:`Store.open`).
+
+    Returns
+    -------
+    SBCResult
+        Of the first ``n_sims`` simulations, even if the store holds more.
 
     Examples
     --------
@@ -95,8 +104,9 @@ def run_sbc(
         client=client,
         scheduler=scheduler,
         progress=progress,
+        adopt=adopt,
     )
-    return SBCResult.from_store(folder.folder)
+    return SBCResult.from_store(folder.folder, n=n_sims)
 
 
 def _design(spec: ModelSpec, design: Design | None) -> Design:
@@ -120,9 +130,10 @@ class SBCResult:
     manifest: dict[str, Any]
 
     @classmethod
-    def from_store(cls, folder: str | os.PathLike) -> SBCResult:
+    def from_store(cls, folder: str | os.PathLike, n: int | None = None) -> SBCResult:
+        """The result of the simulations ``0 .. n - 1`` of a store (default: all of them)."""
         store = Store(folder)
-        return cls(records_frame(store), store.manifest())
+        return cls(records_frame(store, n), store.manifest())
 
     def to_frame(self) -> pd.DataFrame:
         """One row per simulation and quantity: rank, number of ranked draws, truth, status."""
@@ -240,10 +251,16 @@ def _grid(n: int) -> tuple[Figure, list[Any]]:
     return fig, flat[:n]
 
 
-def records_frame(store: Store) -> pd.DataFrame:
-    """One row per (job, quantity) of a store's records (failed jobs keep a row with a reason)."""
+def records_frame(store: Store, n: int | None = None) -> pd.DataFrame:
+    """One row per (job, quantity) of a store's records (failed jobs keep a row with a reason).
+
+    Only jobs ``0 .. n - 1`` if ``n`` is given; files that are not records of the store's study
+    are skipped with a :class:`~alliance_bayes.checks.store.StoreWarning`.
+    """
+    if n is not None and n < 1:
+        raise ValueError(f"n must be at least 1, not {n}.")
     rows = []
-    for record in store.records():
+    for record in store.records(n):
         base = {
             "job": record["index"],
             "status": record.get("status"),
