@@ -29,6 +29,7 @@ from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.type import RandomGeneratorType
 
 from ._approx import ADVI_STEPS, fit_advi, warn_if_unsettled
+from ._lru import LRUCache, clear_all
 from ._version import __version__
 from .checks._conditional import ConditionalFunction, batched_function
 from .diagnostics import convergence_report, warn_if_unconverged
@@ -56,10 +57,12 @@ class _Compiled:
     loglik: _Loglik
 
 
-_CACHE: dict[str, _Compiled] = {}
+# compiled models kept in this process, the most recently used first (about 10 MB each)
+COMPILED_MODELS_KEPT = 16
+_CACHE: LRUCache = LRUCache(COMPILED_MODELS_KEPT)
 # the patients' lines given the stored draws (for the effect draws), compiled once per structure
 # with the data as inputs, as the model: each refit would otherwise compile them anew (0.1-0.25 s)
-_LINES: dict[str, Any] = {}
+_LINES: LRUCache = LRUCache(COMPILED_MODELS_KEPT)
 _COUNTS = {"compile": 0, "reuse": 0}
 
 
@@ -75,9 +78,9 @@ def compile_counts() -> dict[str, int]:
 
 
 def clear_compile_cache() -> None:
-    """Forget every compiled model of this process."""
-    _CACHE.clear()
-    _LINES.clear()
+    """Forget every compiled model and function of this process (fits, log-likelihoods, effect
+    draws and the simulator's draws alike); the disk cache stays."""
+    clear_all()
 
 
 def _is_internal(name: str) -> bool:

@@ -22,6 +22,7 @@ from pytensor.graph.replace import graph_replace
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.type import RandomGeneratorType
 
+from ._lru import LRUCache
 from .data import AllianceData
 from .models import explicit_effects
 from .models._info import ModelInfo, model_info, shared_values, structure_key
@@ -321,7 +322,8 @@ class _Compiled:
         return dict(zip(self.outputs, drawn, strict=True))
 
 
-_COMPILED: dict[tuple, _Compiled] = {}
+# compiled forward draws kept in this process (one per structure and set of fixed parameters)
+_COMPILED: LRUCache = LRUCache(32)
 
 
 def _compiled(model: pm.Model, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> _Compiled:
@@ -331,7 +333,8 @@ def _compiled(model: pm.Model, inputs: tuple[str, ...], outputs: tuple[str, ...]
     data as arguments is what makes a study of many simulations cheap.
     """
     key = (structure_key(model), inputs, outputs)
-    if key not in _COMPILED:
+    compiled = _COMPILED.get(key)
+    if compiled is None:
         placeholders = {name: model[name].type() for name in inputs}
         graph = graph_replace(
             [model[n] for n in outputs], {model[n]: placeholders[n] for n in inputs}, strict=False
@@ -351,8 +354,9 @@ def _compiled(model: pm.Model, inputs: tuple[str, ...], outputs: tuple[str, ...]
             on_unused_input="ignore",
         )
         rngs = tuple(v for v in function.get_shared() if isinstance(v.type, RandomGeneratorType))
-        _COMPILED[key] = _Compiled(function, inputs, tuple(v.name for v in shared), outputs, rngs)
-    return _COMPILED[key]
+        compiled = _Compiled(function, inputs, tuple(v.name for v in shared), outputs, rngs)
+        _COMPILED[key] = compiled
+    return compiled
 
 
 def _seed(random_seed: Any) -> Any:

@@ -142,8 +142,11 @@ def growth_model(
         }
         if marginal:  # the random effects are integrated out of the likelihood
             chols = {group: separate_sd_corr(group, **block) for group, block in blocks.items()}
-            t_level = t_growth = pt.zeros((data.n_therapists, data.n_raters))
-            p_level = p_growth = pt.zeros((data.n_patients, data.n_raters))
+            # sized by the model's dimensions, not by numbers: a compiled model of this
+            # structure then serves data sets with other numbers of therapists and patients
+            lengths = model.dim_lengths
+            t_level = t_growth = pt.zeros((lengths["therapist"], data.n_raters))
+            p_level = p_growth = pt.zeros((lengths["patient"], data.n_raters))
         else:
             a = correlated_effects("therapist", centered=spec.centered, **blocks["therapist"])
             b = correlated_effects("patient", centered=spec.centered, **blocks["patient"])
@@ -239,7 +242,10 @@ def _marginal_likelihood(
     model = pm.modelcontext(None)
     patient, rater, time = model["patient_idx"], model["rater_idx"], model["time"]
     therapist_of = model["therapist_of_patient"]
-    n_therapists, n_patients, n_raters = data.n_therapists, data.n_patients, data.n_raters
+    # the number of therapists enters as the dimension's length (an input of the compiled
+    # model), never as a number: the compiled model serves data sets of other sizes
+    n_therapists = model.dim_lengths["therapist"]
+    n_patients, n_raters = data.n_patients, data.n_raters
     model.add_coord("rating_sum", list(RATING_SUMS))
     cell_sums = rating_sums(
         placeholder,
@@ -252,18 +258,20 @@ def _marginal_likelihood(
     sums = pm.Data("rating_sums", cell_sums, dims=("rating_sum", "patient", "rater"))
     patterns = pm.Data("design_pattern", design_patterns(cell_sums), dims="patient")
 
-    def logp(value, mean, sums, lines_level, lines_growth, sd, x, r, p, chol_p, t, pattern, chol_t):
+    def logp(
+        value, mean, sums, lines_level, lines_growth, sd, x, r, p, chol_p, t, pattern, chol_t, n_t
+    ):
         # one compiled node for the value and its gradient (the same as marginal_log_density)
         density = IntegratedLogDensity(n_raters)
-        args = (sums, lines_level, lines_growth, sd, chol_p, t, pattern, n_therapists, chol_t)
+        args = (sums, lines_level, lines_growth, sd, chol_p, t, pattern, n_t, chol_t)
         return density(*args)[0]
 
     def random(
-        mean, sums, level, growth, sd, x, r, p, chol_p, t, pattern, chol_t, rng=None, size=None
+        mean, sums, level, growth, sd, x, r, p, chol_p, t, pattern, chol_t, n_t, rng=None, size=None
     ):
         t, p, r = (np.asarray(v, dtype=int) for v in (t, p, r))
-        effects = rng.standard_normal((n_patients, chol_p.shape[0])) @ chol_p.T
-        effects += (rng.standard_normal((n_therapists, chol_t.shape[0])) @ chol_t.T)[t]
+        effects = rng.standard_normal((len(t), chol_p.shape[0])) @ chol_p.T
+        effects += (rng.standard_normal((int(n_t), chol_t.shape[0])) @ chol_t.T)[t]
         shift = effects[p, 2 * r] + effects[p, 2 * r + 1] * x
         return mean + shift + sd[r] * rng.standard_normal(np.shape(mean))
 
@@ -281,9 +289,10 @@ def _marginal_likelihood(
         therapist_of,
         patterns,
         chols["therapist"],
+        n_therapists,
         logp=logp,
         random=random,
-        signature="(n),(s,p,r),(p,r),(p,r),(r),(n),(n),(n),(k,k),(p),(p),(k,k)->(n)",
+        signature="(n),(s,p,r),(p,r),(p,r),(r),(n),(n),(n),(k,k),(p),(p),(k,k),()->(n)",
         observed=observed,
         dims="obs",
     )
