@@ -19,14 +19,38 @@ The key of an entry is the model's :func:`structure_key`, the stored variable na
 versions of nutpie, PyTensor, numba, PyMC and Python, the PyTensor options that change the code,
 the CPU (numba compiles for the host) and a hash of this package's model-building sources
 (``models/``, ``priors.py``, ``spec.py``, ``data.py`` and this module), so an edited model never
-meets a stale entry. Every entry carries a SHA-256 of its content; an entry that is corrupt,
-from another layout, or does not fit the model is deleted and the model is compiled normally.
+meets a stale entry. An entry that is corrupt, from another layout, or does not fit the model is
+deleted and the model is compiled normally.
+
+Trust
+-----
+An entry holds machine code and a pickle, so whoever can write one can run code in the next fit.
+Three rules keep that to the user alone:
+
+- The cache folder (``compiled/`` and the folder that holds it) is created 0700 and every entry
+  0600, whatever the umask.
+- A folder or entry that is writable by group or others, or owned by another user, is never read
+  (the rule ssh applies to its keys): a :class:`UntrustedCacheWarning` names it and says how to
+  fix it, and the model is compiled instead. The same rule holds for the key and its folder,
+  and the key must not be readable by group or others either.
+- Every entry carries an HMAC-SHA256 of its header, its file name (the key of the entry) and its
+  content, under a per-user secret that lives outside the cache folder. The MAC is checked before
+  anything is unpickled; an entry that fails it (corrupt, written under another key, forged, or
+  renamed from another entry) is deleted with a warning and the model is compiled again.
+
+On a system without POSIX owners and modes (Windows) the first two rules cannot be checked; the
+MAC still is.
 
 Location and switches
 ---------------------
 - ``ALLIANCE_BAYES_CACHE_DIR``: the folder (default ``$XDG_CACHE_HOME/alliance_bayes``, i.e.
   ``~/.cache/alliance_bayes``); entries live in its ``compiled/`` subfolder.
 - ``ALLIANCE_BAYES_CACHE=0``: no disk cache (compile in every process, as nutpie does).
+- ``ALLIANCE_BAYES_CACHE_KEY_FILE``: the secret key (default
+  ``$XDG_CONFIG_HOME/alliance_bayes/cache.key``, i.e. ``~/.config/alliance_bayes/cache.key``),
+  made 0600 on first use. Deleting it only costs one compile per model structure: the entries
+  written under the old key are then deleted and compiled again. The processes that share a
+  cache folder (a study's workers) must share the key, as they do by default.
 - To clear it, delete the folder (``rm -rf ~/.cache/alliance_bayes/compiled``) or call
   :func:`clear_disk_cache`.
 
@@ -44,11 +68,14 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
 import pickle
 import platform
+import secrets
+import stat
 import sys
 import uuid
 import warnings
@@ -64,11 +91,13 @@ import pymc as pm
 
 from .models._info import shared_values, structure_key
 
-FORMAT = 1
+FORMAT = 2
 _SOURCE_FILES = ("models", "priors.py", "spec.py", "data.py", "_compile_cache.py")
 _VERSIONED = ("nutpie", "pytensor", "numba", "pymc", "llvmlite", "numpy")
-_MAGIC = b"alliance_bayes compiled model\n"
-_STATS = {"hit": 0, "miss": 0, "invalid": 0, "uncached": 0}
+_MAGIC = b"alliance_bayes compiled model, HMAC-SHA256\n"
+_MAC_BYTES = 32
+_KEY_BYTES = 32
+_STATS = {"hit": 0, "miss": 0, "invalid": 0, "uncached": 0, "untrusted": 0}
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +106,22 @@ class CacheEntryError(Exception):
     """A stored entry that cannot be used for this model (corrupt, stale or not matching)."""
 
 
+class UntrustedCacheWarning(UserWarning):
+    """A cache folder, entry or key that someone else could have written: it is not used."""
+
+
+class _Untrusted(Exception):
+    """A file or folder of the cache that is not private to the user (the message says why)."""
+
+
 def cache_stats() -> dict[str, int]:
-    """Disk-cache lookups of this process: hits, misses (compiled and stored), invalid entries.
+    """Disk-cache lookups of this process: hits, misses (compiled and stored), invalid entries,
+    lookups with the cache switched off, and folders, entries or keys refused as not private.
 
     Examples
     --------
     >>> sorted(cache_stats())
-    ['hit', 'invalid', 'miss', 'uncached']
+    ['hit', 'invalid', 'miss', 'uncached', 'untrusted']
     """
     return dict(_STATS)
 
@@ -103,6 +141,21 @@ def cache_dir() -> Path | None:
         xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         root = Path(xdg) / "alliance_bayes"
     return Path(root) / "compiled"
+
+
+def key_file() -> Path:
+    """File of the secret that authenticates the cache entries (kept outside the cache folder).
+
+    Examples
+    --------
+    >>> key_file().name
+    'cache.key'
+    """
+    override = os.environ.get("ALLIANCE_BAYES_CACHE_KEY_FILE")
+    if override:
+        return Path(override)
+    config = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config) / "alliance_bayes" / "cache.key"
 
 
 def clear_disk_cache() -> int:
@@ -396,26 +449,41 @@ def _entry_path(folder: Path, key: str) -> Path:
     return folder / f"{key}.nbmodel"
 
 
-def _write_entry(path: Path, content: dict[str, Any]) -> None:
-    """Write atomically (temporary file + rename), so readers see a whole entry or none."""
+def _write_entry(path: Path, content: dict[str, Any], secret: bytes) -> None:
+    """Write atomically (temporary file + rename), so readers see a whole entry or none.
+
+    The file is 0600 whatever the umask, and carries the MAC of its header, name and content.
+    """
     from numba.core.serialize import dumps
 
     body = dumps(content)
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        temporary.write_bytes(_MAGIC + hashlib.sha256(body).digest() + body)
+        _write_private(temporary, _MAGIC + _mac(secret, path.name, body) + body)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
 
 
-def _read_entry(path: Path) -> dict[str, Any]:
-    raw = path.read_bytes()
+def _read_entry(path: Path, secret: bytes) -> dict[str, Any]:
+    """The content of an entry, unpickled only after its MAC has been verified.
+
+    Raises
+    ------
+    _Untrusted
+        The file is writable by group or others, or owned by another user (it is not read).
+    CacheEntryError
+        The entry is of another format, fails its MAC, or holds something else.
+    """
+    raw = _read_private(path, secret=False)
     start = len(_MAGIC)
-    head, digest, body = raw[:start], raw[start : start + 32], raw[start + 32 :]
-    if head != _MAGIC or hashlib.sha256(body).digest() != digest:
-        raise CacheEntryError(f"{path.name} is corrupt (checksum mismatch).")
+    head, mac, body = raw[:start], raw[start : start + _MAC_BYTES], raw[start + _MAC_BYTES :]
+    if head != _MAGIC:
+        raise CacheEntryError(f"{path.name} is from another version of the cache.")
+    if not hmac.compare_digest(mac, _mac(secret, path.name, body)):
+        raise _Forged(
+            f"{path.name} fails its authentication (corrupt, written under another key, or forged)."
+        )
     try:
         content = pickle.loads(body)
     except Exception as error:
@@ -423,6 +491,186 @@ def _read_entry(path: Path) -> dict[str, Any]:
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise CacheEntryError(f"{path.name} has another format.")
     return content
+
+
+def _mac(secret: bytes, name: str, body: bytes) -> bytes:
+    """HMAC-SHA256 of the header, the file name and the content.
+
+    The name is the entry's key: covering it keeps a genuine entry from being served under the
+    name of another model structure.
+    """
+    message = _MAGIC + name.encode() + b"\n" + body
+    return hmac.new(secret, message, hashlib.sha256).digest()
+
+
+class _Forged(CacheEntryError):
+    """An entry whose MAC does not verify."""
+
+
+# --- trust: private folders, files and key ------------------------------------------------------
+
+
+def _not_private(info: os.stat_result, *, secret: bool) -> str | None:
+    """Why someone other than the user could have written (or, for a secret, read) a file or
+    folder; None when it is private. The rule ssh applies to its keys."""
+    if not hasattr(os, "getuid"):  # no POSIX owners and modes: only the MAC protects
+        return None
+    if info.st_uid != os.getuid():
+        return f"is owned by uid {info.st_uid}, not by you (uid {os.getuid()})"
+    mode = stat.S_IMODE(info.st_mode)
+    if secret and mode & 0o077:
+        return f"is readable or writable by group or others (mode {mode:03o})"
+    if mode & 0o022:
+        return f"is writable by group or others (mode {mode:03o})"
+    return None
+
+
+def _fix(path: Path, reason: str, what: str) -> str:
+    """What the user can do about a refused file or folder."""
+    if "owned by" in reason:
+        setting = "ALLIANCE_BAYES_CACHE_KEY_FILE" if "key" in what else "ALLIANCE_BAYES_CACHE_DIR"
+        return f"Delete it if it is yours to delete, or set {setting} to a place of your own."
+    if what == "key":  # others may have read it: a new key is safer than a private old one
+        return f"Delete it (rm {path}; a new one is made on the next fit) or chmod 600 {path}."
+    if what == "entry":  # the new compile is stored in its place, private
+        return f"It is replaced by a new entry; check who else can write {path.parent}."
+    return f"Make it private: chmod 700 {path}"
+
+
+def _refuse(what: str, path: Path, reason: str, fix: str) -> None:
+    _STATS["untrusted"] += 1
+    warnings.warn(
+        f"The compiled-model cache {what} {path} {reason}, so it is not used and the model is "
+        f"compiled instead. {fix}",
+        UntrustedCacheWarning,
+        stacklevel=4,
+    )
+
+
+def _check_folder(path: Path, what: str) -> None:
+    """Raise _Untrusted when a folder could hold someone else's writing."""
+    reason = _not_private(path.stat(), secret=False)
+    if reason:
+        raise _Untrusted(what, path, reason, _fix(path, reason, what))
+
+
+def _make_private_folder(path: Path) -> None:
+    """Create a folder 0700 whatever the umask; an existing folder is left as it is."""
+    if path.is_dir():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:  # another process made it first: checked like any other
+        return
+    os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+
+
+def _private_folder(folder: Path) -> None:
+    """Create the cache folder (and the folder holding it) private, and check both.
+
+    The holder counts because whoever can write it can replace ``compiled/`` itself.
+    """
+    for path, what in ((folder.parent, "folder"), (folder, "folder")):
+        _make_private_folder(path)
+        _check_folder(path, what)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Create a new file 0600 whatever the umask (never through an existing file or link)."""
+    descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        if hasattr(os, "fchmod"):
+            os.fchmod(descriptor, 0o600)
+        handle.write(data)
+        handle.flush()
+        os.fsync(descriptor)
+
+
+def _read_private(path: Path, *, secret: bool) -> bytes:
+    """The bytes of a file, read only when the opened file itself is private to the user.
+
+    The check is on the open descriptor, so the file cannot be swapped between check and read.
+    """
+    with open(path, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        what = "key" if secret else "entry"
+        if not stat.S_ISREG(info.st_mode):
+            raise _Untrusted(what, path, "is not a regular file", f"Delete it (rm {path}).")
+        reason = _not_private(info, secret=secret)
+        if reason:
+            raise _Untrusted(what, path, reason, _fix(path, reason, what))
+        return handle.read()
+
+
+def _secret_key(cache: Path | None = None) -> bytes:
+    """The user's secret for the entries' MACs, made on first use.
+
+    Raises
+    ------
+    _Untrusted
+        The key, or its folder, is not private to the user, is malformed, or lies inside the
+        cache folder ``cache`` (whoever could write an entry could then read the key).
+    """
+    path = key_file()
+    _make_private_folder(path.parent)
+    _check_folder(path.parent, "key folder")
+    if cache is not None and path.resolve().is_relative_to(cache.parent.resolve()):
+        raise _Untrusted(
+            "key",
+            path,
+            f"is inside the cache folder {cache.parent}",
+            "Set ALLIANCE_BAYES_CACHE_KEY_FILE to a file outside it.",
+        )
+    if not path.exists():
+        _create_key(path)
+    text = _read_private(path, secret=True).strip()
+    try:
+        secret = bytes.fromhex(text.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        secret = b""
+    if len(secret) != _KEY_BYTES:
+        raise _Untrusted(
+            "key",
+            path,
+            f"does not hold a {_KEY_BYTES}-byte key in hex",
+            f"Delete it (rm {path}); a new one is made on the next fit.",
+        )
+    return secret
+
+
+def _create_key(path: Path) -> None:
+    """Write a new random key, 0600; when processes race, the first one's key is everyone's.
+
+    The key is written whole to a temporary file and then hard-linked to its name, which fails
+    rather than replaces when the name exists: no process ever reads half a key.
+    """
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    _write_private(temporary, secrets.token_bytes(_KEY_BYTES).hex().encode() + b"\n")
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    except OSError:  # a file system without hard links: exclusive create instead
+        try:
+            _write_private(path, temporary.read_bytes())
+        except FileExistsError:
+            pass
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _trusted_cache(folder: Path) -> bytes | None:
+    """The key for ``folder``'s entries when the folder and the key are private; else None,
+    after a warning that names what was refused and how to fix it."""
+    try:
+        _private_folder(folder)
+        return _secret_key(folder)
+    except _Untrusted as refused:
+        _refuse(*refused.args)
+    except OSError as error:  # e.g. a read-only home: the fit must not fail over its cache
+        log.warning("compiled-model cache unavailable (%s); compiling.", error)
+    return None
 
 
 # --- compiled models ----------------------------------------------------------------------------
@@ -554,24 +802,35 @@ def _check_sources(content: dict[str, Any]) -> None:
         raise CacheEntryError("the stored callbacks were generated from other source.")
 
 
-def _try_load(path: Path, model: pm.Model):
-    """A stored compiled model, or None when there is none or it cannot be used (then deleted)."""
+def _try_load(path: Path, model: pm.Model, secret: bytes):
+    """A stored compiled model, or None when there is none or it cannot be used.
+
+    An entry that is not private to the user is not read (a warning names it; a new entry
+    replaces it). One that fails its MAC or cannot be used is deleted.
+    """
     if not path.is_file():
         return None
     try:
-        content = _read_entry(path)
+        content = _read_entry(path, secret)
         _check_sources(content)
         compiled = _load(model, content)
+    except _Untrusted as refused:
+        _refuse(*refused.args)
+        return None
     except Exception as error:  # any unusable entry: compile instead, never crash
         _STATS["invalid"] += 1
-        log.warning("compiled-model cache entry %s unusable (%s); compiling.", path.name, error)
+        message = f"compiled-model cache entry {path} unusable ({error}); deleted, compiling."
+        if isinstance(error, _Forged):  # may be an attack: say so where the user sees it
+            warnings.warn(message, UntrustedCacheWarning, stacklevel=3)
+        else:
+            log.warning(message)
         path.unlink(missing_ok=True)
         return None
     _STATS["hit"] += 1
     return compiled
 
 
-def _store(path: Path, compiled, layout: _Layout, logp, expand) -> None:
+def _store(path: Path, compiled, layout: _Layout, logp, expand, secret: bytes) -> None:
     content = {
         "format": FORMAT,
         "layout": layout,
@@ -581,7 +840,7 @@ def _store(path: Path, compiled, layout: _Layout, logp, expand) -> None:
         "expand": _reduced(expand),
     }
     try:
-        _write_entry(path, content)
+        _write_entry(path, content, secret)
     except Exception as error:  # a cache that cannot be written must not fail the fit
         log.warning("could not store the compiled model in %s: %s", path, error)
 
@@ -609,8 +868,11 @@ def compile_nutpie_model(model: pm.Model, var_names: Sequence[str] | None = None
     if folder is None:
         _STATS["uncached"] += 1
         return _nutpie_compile(model, var_names)
+    secret = _trusted_cache(folder)
+    if secret is None:
+        return _nutpie_compile(model, var_names)
     path = _entry_path(folder, entry_key(model, var_names))
-    compiled = _try_load(path, model)
+    compiled = _try_load(path, model, secret)
     if compiled is not None:
         return compiled
     _STATS["miss"] += 1
@@ -620,7 +882,7 @@ def compile_nutpie_model(model: pm.Model, var_names: Sequence[str] | None = None
         log.warning("cacheable compile failed (%s); compiling without the disk cache.", error)
         return _nutpie_compile(model, var_names)
     try:
-        _store(path, compiled, layout, logp, expand)
+        _store(path, compiled, layout, logp, expand, secret)
     except CacheEntryError as error:
         log.warning("compiled model not stored: %s", error)
     return compiled
