@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from alliance_bayes import ModelSpec, datasets
+from alliance_bayes import ModelSpec, Truth, datasets
 from alliance_bayes.cli import app
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -71,3 +71,25 @@ def test_fit_and_summary_commands(tmp_path):
         assert result.exit_code == 0, result.output
         assert marker in result.output
         assert "r2" in result.output
+
+
+# ---------------------------------------------------------------------------- a spec's truth
+def test_shipped_specs_name_their_truth_preset():
+    expected = {
+        "alliance_full_dual_rater": "nissen_lie_2013",
+        "nissen_lie_2013_dual_rater": "nissen_lie_2013",
+        "nissen_lie_2013_patient": "nissen_lie_2013",
+        "razzaque_2015_regression": "razzaque_2015",
+    }
+    for name, truth in expected.items():
+        assert ModelSpec.shipped(name).truth == truth
+        assert truth in Truth.preset_names()
+
+
+def test_spec_truth_round_trips_and_must_be_a_name():
+    spec = ModelSpec(name="m", truth="nissen_lie_2013")
+    assert ModelSpec.from_toml(spec.to_toml()) == spec
+    assert 'truth = "nissen_lie_2013"' in spec.to_toml()
+    assert ModelSpec.from_toml(ModelSpec(name="m").to_toml()).truth is None
+    with pytest.raises(ValueError, match="truth must name a truth preset"):
+        ModelSpec(name="m", truth={"sigma": 0.3})  # type: ignore[arg-type]

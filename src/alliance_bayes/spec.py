@@ -386,7 +386,9 @@ class ModelSpec:
     ``therapist_covariates`` / ``patient_covariates`` of ``None`` mean "every covariate of the
     data". ``priors`` override the defaults by name (see :mod:`alliance_bayes.priors`).
     ``columns`` maps the roles ``therapist``, ``patient``, ``score``, ``time``, ``rater`` to
-    column names of a data file, for the command line.
+    column names of a data file, for the command line. ``truth`` names the
+    :meth:`Truth.preset <alliance_bayes.Truth.preset>` that ``alliance-bayes simulate``,
+    ``recovery`` and ``power`` use when no ``--truth`` is given.
 
     Examples
     --------
@@ -406,10 +408,16 @@ class ModelSpec:
     design: Design | None = None
     columns: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    truth: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.design, Mapping):
             self.design = Design.from_dict(self.design)
+        if self.truth is not None and not isinstance(self.truth, str):
+            raise ValueError(
+                f"truth must name a truth preset (a string), got {self.truth!r}; "
+                "give the values in a TOML file of their own (alliance-bayes ... --truth FILE)."
+            )
         if self.kind not in MODEL_KINDS:
             raise ValueError(f"kind must be one of {MODEL_KINDS}, got {self.kind!r}.")
         if self.likelihood not in LIKELIHOODS:
