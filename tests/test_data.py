@@ -9,9 +9,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alliance_bayes import AllianceData
-from alliance_bayes.data import SINGLE_RATER, code_time
-from conftest import BURDENS, ROW_OFFSET, THERAPISTS, build, make_long_frame
+from alliance_bayes import AllianceData, Design
+from alliance_bayes.data import SINGLE_RATER, DataWarning, code_time
+from conftest import (
+    BURDENS,
+    ROW_OFFSET,
+    THERAPISTS,
+    build,
+    make_long_frame,
+    make_therapist_frame,
+)
 
 # ---------------------------------------------------------------------------------- structure
 
@@ -234,7 +241,8 @@ def test_missing_therapist_covariate_in_long_frame_is_kept(long_frame):
 def test_therapists_without_questionnaire_are_reported(long_frame, therapist_frame):
     partial = therapist_frame[therapist_frame["therapist"] != "T3"]
     partial = pd.concat([partial, pd.DataFrame({"therapist": ["T9"], "mindfulness": [1.0]})])
-    data = build(long_frame, therapists=partial, therapist_covariates=["mindfulness"])
+    with pytest.warns(DataWarning, match="'T9'"):
+        data = build(long_frame, therapists=partial, therapist_covariates=["mindfulness"])
     assert data.n_therapists == 3  # T9 has no ratings and is left out
     assert data.therapists_without_questionnaire == ("T3",)
     d = data.describe()
@@ -283,6 +291,173 @@ def test_fingerprint_changes_with_the_outcome(long_frame):
     assert changed.fingerprint() != data.fingerprint()
     with pytest.raises(ValueError, match="shape"):
         data.with_score(data.score[:3])
+
+
+# ---------------------------------------------------------------------------------- rater roles
+
+
+def as_client_and_clinician(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(rater=frame["rater"].map({"patient": "client", "therapist": "clinician"}))
+
+
+def test_roles_are_inferred_for_the_labels_patient_and_therapist(long_frame):
+    assert build(long_frame).rater_roles == {"patient": "patient", "therapist": "therapist"}
+
+
+def test_roles_given_for_other_labels_are_kept(long_frame):
+    roles = {"client": "patient", "clinician": "therapist"}
+    data = build(as_client_and_clinician(long_frame), rater_roles=roles)
+    assert data.rater_labels == ("client", "clinician")
+    assert data.rater_roles == roles
+    assert data.describe()["rater_roles"] == roles
+    assert "raters: client (patient), clinician (therapist)" in repr(data)
+
+
+def test_roles_do_not_follow_the_order_of_the_labels(long_frame):
+    """'alpha' sorts before 'beta', yet 'beta' is the patient: roles, not order, decide."""
+    frame = long_frame.assign(
+        rater=long_frame["rater"].map({"patient": "beta", "therapist": "alpha"})
+    )
+    data = build(frame, rater_roles={"beta": "patient", "alpha": "therapist"})
+    assert data.rater_labels == ("alpha", "beta")
+    assert data.rater_roles == {"alpha": "therapist", "beta": "patient"}
+
+
+def test_one_rater_needs_no_role_but_may_have_one(long_frame):
+    one = long_frame[long_frame["rater"] == "therapist"].assign(rater="clinician")
+    assert build(one).rater_roles == {}
+    assert build(one, rater_roles={"clinician": "therapist"}).rater_roles == {
+        "clinician": "therapist"
+    }
+    no_column = make_long_frame(with_rater=False)
+    assert build(no_column, rater_roles={SINGLE_RATER: "patient"}).rater_roles == {
+        SINGLE_RATER: "patient"
+    }
+
+
+def test_a_design_infers_its_roles():
+    data = Design.nissen_lie_2013().to_data(random_seed=1)
+    assert data.rater_roles == {"patient": "patient", "therapist": "therapist"}
+
+
+def test_roles_are_written_into_the_fits_data_attrs(long_frame):
+    from alliance_bayes.fit import _data_attrs
+
+    roles = {"client": "patient", "clinician": "therapist"}
+    data = build(as_client_and_clinician(long_frame), rater_roles=roles)
+    assert _data_attrs(data)["rater_roles"] == roles
+
+
+# ---------------------------------------------------------------------------------- normalise_ids
+
+
+def test_normalise_ids_merges_rater_labels_and_says_what_changed(long_frame):
+    long_frame.loc[[100, 102], "rater"] = "Patient "
+    long_frame.loc[[101], "rater"] = "THERAPIST"
+    before = long_frame.copy()
+    with pytest.warns(DataWarning, match=r"'Patient ' -> 'patient'.*'THERAPIST' -> 'therapist'"):
+        data = build(long_frame, normalise_ids=True)
+    assert data.rater_labels == ("patient", "therapist")
+    assert data.rater_roles == {"patient": "patient", "therapist": "therapist"}
+    assert [data.rater_labels[r] for r in data.obs_rater] == list(
+        before["rater"].str.strip().str.lower()
+    )
+    pd.testing.assert_frame_equal(long_frame, before)  # the user's frame is untouched
+
+
+def test_normalise_ids_strips_therapist_and_patient_ids(long_frame):
+    long_frame.loc[long_frame["patient"] == "P2", "therapist"] = " T1"
+    long_frame.loc[[100], "patient"] = "P1  "
+    with pytest.warns(DataWarning, match=r"column 'therapist': ' T1' -> 'T1'"):
+        data = build(long_frame, normalise_ids=True)
+    assert list(data.therapist_labels) == list(THERAPISTS)
+    assert list(data.patient_labels) == ["P1", "P2", "P3", "P4", "P5", "P6"]
+
+
+def test_normalise_ids_reads_a_number_and_its_text_as_one_id(long_frame):
+    long_frame["therapist"] = long_frame["therapist"].astype(object)
+    long_frame.loc[long_frame["patient"] == "P1", "therapist"] = 7
+    long_frame.loc[long_frame["patient"] == "P2", "therapist"] = "7 "
+    with pytest.warns(DataWarning, match=r"7 \(number\) -> '7'.*'7 ' -> '7'"):
+        data = build(long_frame, normalise_ids=True)
+    assert list(data.therapist_labels) == ["7", "T2", "T3"]
+    assert list(data.patient_therapist) == [0, 0, 1, 1, 2, 2]
+
+
+def test_normalise_ids_joins_int_ids_to_text_ids_of_the_therapist_frame(long_frame):
+    long_frame["therapist"] = long_frame["therapist"].str[1:].astype(int)
+    therapists = make_therapist_frame(therapist=["1", "2", "3"])
+    with pytest.warns(DataWarning, match="normalise_ids=True"):
+        data = build(
+            long_frame,
+            therapists=therapists,
+            therapist_covariates=["mindfulness"],
+            normalise_ids=True,
+        )
+    np.testing.assert_allclose(data.therapist_covariates.raw[:, 0], [2.0, 2.5, 3.5])
+    assert data.therapists_without_questionnaire == ()
+
+
+def test_normalise_ids_is_silent_when_nothing_changes(long_frame, recwarn):
+    build(long_frame, normalise_ids=True)
+    assert not [w for w in recwarn if issubclass(w.category, DataWarning)]
+
+
+# ---------------------------------------------------------------------------------- durations
+
+
+@pytest.mark.parametrize(("unit", "per"), [("days", 1.0), ("weeks", 7.0)])
+def test_durations_are_converted_with_an_explicit_unit(long_frame, unit, per):
+    days = long_frame["session"].to_numpy(dtype=float) * 7  # sessions 3 and 12 weeks in
+    frame = long_frame.assign(session=pd.to_timedelta(days, unit="D"))
+    data = build(frame, time_unit=unit, time_coding="linear")
+    np.testing.assert_allclose(data.session, days / per)
+    assert data.time_origin == 21.0 / per
+
+
+# ---------------------------------------------------------------------------------- thin data
+
+
+def test_therapists_without_patients_are_reported_and_warned(long_frame, therapist_frame):
+    extra = pd.DataFrame(
+        {"therapist": ["T9", "T8"], "satisfactions": [1.0, 2.0], "mindfulness": [1.0, 2.0]}
+    )
+    therapists = pd.concat([therapist_frame, extra])
+    with pytest.warns(DataWarning, match=r"without patients .* left out \(2\): 'T8', 'T9'"):
+        data = build(long_frame, therapists=therapists, therapist_covariates=["mindfulness"])
+    assert data.therapists_without_patients == ("T8", "T9")
+    assert data.describe()["therapists_without_patients"] == ["T8", "T9"]
+    assert "left out (in the therapist frame, no patients): 'T8', 'T9'" in repr(data)
+    # their questionnaires do not enter the covariate's mean and SD
+    np.testing.assert_allclose(data.therapist_covariates.mean, [np.mean([2.0, 2.5, 3.5])])
+
+
+def test_rater_without_observed_ratings_warns(long_frame):
+    long_frame.loc[long_frame["rater"] == "therapist", "wai"] = np.nan
+    with pytest.warns(DataWarning, match="rater 'therapist' has no observed rating"):
+        build(long_frame)
+
+
+def test_a_single_session_warns(long_frame):
+    single = long_frame[long_frame["session"] == 3]
+    with pytest.warns(DataWarning, match=r"same session \(3\): growth cannot be estimated"):
+        build(single)
+
+
+def test_a_single_session_with_as_is_time_does_not_warn(long_frame, recwarn):
+    """The therapist-level regression takes one score per clinician with time as it is."""
+    build(long_frame[long_frame["session"] == 3], time_coding="as_is")
+    assert not [w for w in recwarn if issubclass(w.category, DataWarning)]
+
+
+def test_a_single_therapist_warns(long_frame):
+    with pytest.warns(DataWarning, match="single therapist \\('T1'\\)"):
+        build(long_frame.assign(therapist="T1"))
+
+
+def test_valid_data_give_no_warning(long_frame, therapist_frame, recwarn):
+    build(long_frame, therapists=therapist_frame, therapist_covariates=["mindfulness"])
+    assert not [w for w in recwarn if issubclass(w.category, DataWarning)]
 
 
 # ---------------------------------------------------------------------------------- properties
@@ -337,6 +512,7 @@ def from_random_frame(frame: pd.DataFrame) -> AllianceData:
         rater="rater" if "rater" in frame.columns else None,
         therapist_covariates=["cov"] if usable else [],
         time_coding="linear",
+        scale=(1, 7),  # a constant or single score is refused without one
     )
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,6 +23,10 @@ from .errors import show_some
 TimeCoding = Literal["log", "linear", "as_is"]
 TIME_CODINGS = ("log", "linear", "as_is")
 SINGLE_RATER = "rating"
+
+
+class DataWarning(UserWarning):
+    """The data were accepted, but something in them limits what can be estimated."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,8 @@ class AllianceData:
     scale: tuple[float, float] | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
     therapists_without_questionnaire: tuple = ()
+    therapists_without_patients: tuple = ()  # in the therapist frame only: left out
+    rater_roles: Mapping[str, str] = field(default_factory=dict)  # label -> patient/therapist
     planned_missing: np.ndarray | None = None  # design-made missingness, applied when simulating
     truth: Mapping[str, Any] | None = None  # true parameter values of simulated data
 
@@ -114,6 +121,9 @@ class AllianceData:
         standardize: bool = True,
         scale: tuple[float, float] | None = None,
         time_scale: float = 1.0,
+        rater_roles: Mapping[str, str] | None = None,
+        normalise_ids: bool = False,
+        time_unit: Literal["days", "weeks"] | None = None,
     ) -> AllianceData:
         """Validate a long-format frame (and an optional therapist frame) into AllianceData.
 
@@ -136,11 +146,38 @@ class AllianceData:
             are kept for back-transformation.
         scale
             ``(low, high)``: the instrument's range, e.g. ``(1, 7)`` for WAI item means.
+            Without it the default priors take their scale from the observed scores, which
+            must then vary.
+        time_scale
+            Units of ``time`` per unit of model time for ``"linear"`` coding; positive.
+        rater_roles
+            Which rater label is the ``"patient"`` and which the ``"therapist"``, e.g.
+            ``{"client": "patient", "clinician": "therapist"}``. Inferred only when the labels
+            are exactly ``patient`` and ``therapist``; required for two raters with other
+            labels, so that rater contrasts always subtract the therapist from the patient.
+        normalise_ids
+            Strip surrounding whitespace from ids and rater labels and casefold rater labels
+            (where a number and a text are then the same id, e.g. ``7`` and ``"7"``, the
+            column is read as text), with a :class:`DataWarning` naming every change.
+            Without it such near-duplicate labels are an error.
+        time_unit
+            ``"days"`` or ``"weeks"``: converts a ``time`` column of durations (timedelta64).
+            A column of dates is refused (say which date is time 0 by subtracting it).
 
         Raises
         ------
         DataValidationError
-            Naming the column and up to five offending ids or rows.
+            Naming the column and up to five offending ids or rows. Among others: scores or
+            covariates that are infinite, ids that differ only by whitespace, case (raters) or
+            type, repeated (patient, time, rater) rows after conversion to numbers, two
+            raters without roles, a constant outcome (or overflowing scores) without ``scale``.
+
+        Warns
+        -----
+        DataWarning
+            Therapists of the therapist frame without patients (they are left out), a rater
+            without any observed rating, a single session (unless ``time_coding="as_is"``), a
+            single therapist, and what ``normalise_ids=True`` changed.
 
         Examples
         --------
@@ -159,23 +196,35 @@ class AllianceData:
         id_columns = [therapist, patient] + ([rater] if rater else [])
         check.require_columns(frame, [*id_columns, score, time], "data frame")
         check.require_rows(frame, "data frame")
+        check.require_time_scale(time_scale, time)
         for column in id_columns:
             check.require_ids(frame, column, "data frame")
         if therapists is not None:
             check.require_columns(therapists, [therapist], "therapist frame")
             check.require_ids(therapists, therapist, "therapist frame")
-        check.require_one_therapist_per_patient(frame, patient, therapist)
+        frame, therapists = _checked_ids(
+            frame, therapists, therapist, patient, rater, normalise_ids
+        )
 
         scores = check.numeric_column(frame, score, "data frame")
         check.require_some_outcome(scores, score)
         check.require_in_scale(scores, scale, score, frame.index)
-        sessions = check.numeric_column(frame, time, "data frame")
+        check.require_usable_spread(scores, scale, score, frame.index)
+        sessions = check.session_column(frame, time, patient, time_unit)
         check.require_finite(sessions, time, frame.index)
         if time_coding == "log":
             check.require_positive_sessions(sessions, time, frame.index)
-        check.require_unique_observations(frame, patient, time, rater)
 
-        return _assemble(
+        ids = _index_ids(frame, therapist, patient, rater)
+        check.require_one_therapist_per_patient(
+            ids.obs_patient, ids.obs_therapist, ids.patient_labels, therapist
+        )
+        keys = {patient: ids.obs_patient, time: sessions} | (
+            {rater: ids.obs_rater} if rater else {}
+        )
+        check.require_unique_observations(keys, frame.index, time)
+
+        data = _assemble(
             frame,
             scores=scores,
             sessions=sessions,
@@ -188,7 +237,12 @@ class AllianceData:
             time_scale=time_scale,
             standardize=standardize,
             scale=scale,
+            rater_roles=rater_roles,
+            require_roles=True,
+            ids=ids,
         )
+        _warn_thin(data)
+        return data
 
     # ------------------------------------------------------------------ sizes and coords
     @property
@@ -340,6 +394,8 @@ class AllianceData:
                 )
             ),
             "therapists_without_questionnaire": list(self.therapists_without_questionnaire),
+            "therapists_without_patients": list(self.therapists_without_patients),
+            "rater_roles": dict(self.rater_roles),
         }
 
     @property
@@ -357,7 +413,7 @@ class AllianceData:
             f"{c['rows']} rows ({c['observed']} with an outcome"
             + ("" if self.has_outcome else ", outcome not simulated yet")
             + ")",
-            f"  raters: {', '.join(self.rater_labels)}; time coding: {self.time_coding}"
+            f"  raters: {', '.join(self._rater_names())}; time coding: {self.time_coding}"
             + (f"; scale: {self.scale[0]}-{self.scale[1]}" if self.scale else ""),
             f"  patients per therapist: min {ppt['min']}, median {ppt['median']}, max {ppt['max']}",
         ]
@@ -372,12 +428,25 @@ class AllianceData:
             )
         if self.patient_covariates.names:
             lines.append("  patient covariates: " + ", ".join(self.patient_covariates.names))
+        if d["therapists_without_patients"]:
+            lines.append(
+                f"  left out (in the therapist frame, no patients): "
+                f"{show_some(d['therapists_without_patients'])}"
+            )
         if d["therapists_without_questionnaire"]:
             lines.append(
                 f"  therapists without a questionnaire row: "
                 f"{show_some(d['therapists_without_questionnaire'])}"
             )
         return "\n".join(lines)
+
+    def _rater_names(self) -> list[str]:
+        """Labels with their role where it differs, e.g. ``client (patient)``."""
+        roles = self.rater_roles
+        return [
+            f"{label} ({roles[label]})" if roles.get(label, label) != label else label
+            for label in self.rater_labels
+        ]
 
     def _repr_html_(self) -> str:
         table = self.describe()["by_session"].to_html()
@@ -411,16 +480,165 @@ def code_time(
     return (sessions - first) / time_scale, first
 
 
-def _labels(values: pd.Series) -> np.ndarray:
+def _labels(values: Sequence[Hashable]) -> np.ndarray:
     """Unique labels in sorted order; mixed types (e.g. 7 and "T8") by type name, then text.
 
     The order never depends on the order of the rows, so shuffling a frame keeps the coords.
     """
-    unique = pd.unique(values)
+    unique = pd.unique(np.asarray(values, dtype=object)) if len(values) else []
     try:
         return np.asarray(sorted(unique), dtype=object)
     except TypeError:
         return np.asarray(sorted(unique, key=lambda v: (type(v).__name__, str(v))), dtype=object)
+
+
+def _codes(values: pd.Series, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's position in the sorted labels, and the labels; hashes each row only once."""
+    codes, uniques = pd.factorize(values)
+    uniques = list(uniques)
+    labels = _labels(uniques) if labels is None else labels
+    return pd.Index(labels).get_indexer(uniques)[codes], labels
+
+
+@dataclass(frozen=True)
+class _Ids:
+    """Sorted labels of therapists, patients and raters, and each row's index into them."""
+
+    therapist_labels: np.ndarray
+    patient_labels: np.ndarray
+    rater_labels: tuple[str, ...]
+    obs_therapist: np.ndarray
+    obs_patient: np.ndarray
+    obs_rater: np.ndarray
+
+
+def _index_ids(frame: pd.DataFrame, therapist: str, patient: str, rater: str | None) -> _Ids:
+    obs_therapist, therapist_labels = _codes(frame[therapist])
+    obs_patient, patient_labels = _codes(frame[patient])
+    if rater:
+        codes, uniques = pd.factorize(frame[rater])
+        # near-duplicate labels are refused before, so their texts are distinct
+        texts = np.asarray([str(r) for r in uniques], dtype=object)
+        check.require_few_raters(list(texts), rater)
+        rater_labels = tuple(sorted(texts))
+        obs_rater = pd.Index(rater_labels).get_indexer(texts)[codes]
+    else:
+        rater_labels = (SINGLE_RATER,)
+        obs_rater = np.zeros(len(frame), dtype=int)
+    return _Ids(
+        therapist_labels,
+        patient_labels,
+        rater_labels,
+        obs_therapist.astype(int),
+        obs_patient.astype(int),
+        np.asarray(obs_rater, dtype=int),
+    )
+
+
+def infer_rater_roles(labels: Sequence[str]) -> dict[str, str]:
+    """Roles of raters labelled exactly ``patient`` / ``therapist``; other labels get none.
+
+    Examples
+    --------
+    >>> infer_rater_roles(("patient", "therapist"))
+    {'patient': 'patient', 'therapist': 'therapist'}
+    >>> infer_rater_roles(("client", "clinician"))
+    {}
+    """
+    return {label: label for label in labels if label in check.ROLES}
+
+
+def _checked_ids(
+    frame: pd.DataFrame,
+    therapists: pd.DataFrame | None,
+    therapist: str,
+    patient: str,
+    rater: str | None,
+    normalise: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Refuse ids that differ only by whitespace, type (or case, raters); or normalise them.
+
+    The therapist frame's ids are compared with the data frame's, so that ``1`` in one and
+    ``"1"`` in the other cannot silently join to nothing. The user's frames are never changed:
+    normalised ids go into shallow copies.
+    """
+    changes = []
+    for column, casefold, what in (
+        (therapist, False, "therapist ids"),
+        (patient, False, "patient ids"),
+        (rater, True, "rater labels"),
+    ):
+        if not column:
+            continue
+        in_frame = list(pd.unique(frame[column]))
+        in_therapists = (
+            list(pd.unique(therapists[column]))
+            if therapists is not None and column == therapist
+            else []
+        )
+        values = list(pd.unique(np.asarray(in_frame + in_therapists, dtype=object)))
+        if not normalise:
+            groups = check.near_duplicates(values, casefold)
+            only_there = frozenset(in_therapists) - frozenset(in_frame)
+            check.refuse_near_duplicates(groups, column, what, casefold, only_there)
+            continue
+        mapping, _ = check.normalised_labels(values, casefold)
+        changed = {k: v for k, v in mapping.items() if k != v or type(k) is not type(v)}
+        if not changed:
+            continue
+        frame = frame.copy(deep=False)
+        frame[column] = _relabel(frame[column], mapping)
+        if in_therapists:
+            therapists = therapists.copy(deep=False)
+            therapists[column] = _relabel(therapists[column], mapping)
+        shown = [f"{check.show_label(k)} -> {v!r}" for k, v in changed.items()]
+        changes.append(f"column {column!r}: {check.show_texts(shown)}")
+    if therapists is not None:
+        check.require_shared_therapists(
+            list(pd.unique(frame[therapist])), list(pd.unique(therapists[therapist])), therapist
+        )
+    if changes:
+        warnings.warn(
+            "normalise_ids=True changed these ids and rater labels: " + "; ".join(changes) + ".",
+            DataWarning,
+            stacklevel=3,
+        )
+    return frame, therapists
+
+
+def _relabel(values: pd.Series, mapping: Mapping[Hashable, Hashable]) -> pd.Series:
+    codes, uniques = pd.factorize(values)
+    new = np.asarray([mapping[u] for u in uniques] + [None], dtype=object)
+    return pd.Series(new[codes], index=values.index, name=values.name)
+
+
+def _warn_thin(data: AllianceData) -> None:
+    """Warn about what the data cannot tell (the model would still run)."""
+    told = []
+    if data.therapists_without_patients:
+        told.append(
+            "therapists in the therapist frame without patients in the data frame are left "
+            f"out ({len(data.therapists_without_patients)}): "
+            f"{show_some(data.therapists_without_patients)}"
+        )
+    for r, label in enumerate(data.rater_labels):
+        if data.n_raters > 1 and not data.observed[data.obs_rater == r].any():
+            told.append(
+                f"rater {label!r} has no observed rating: its level, growth and effects are "
+                "informed by the priors only"
+            )
+    if data.time_coding != "as_is" and np.unique(data.session).size == 1:
+        told.append(
+            f"every rating is at the same session ({data.session[0]:g}): growth cannot be "
+            "estimated from the data"
+        )
+    if data.n_therapists == 1:
+        told.append(
+            f"there is a single therapist ({data.therapist_labels[0]!r}): therapist effects "
+            "and therapist covariate effects cannot be estimated from the data"
+        )
+    for message in told:
+        warnings.warn(message + ".", DataWarning, stacklevel=3)
 
 
 def _assemble(
@@ -436,31 +654,30 @@ def _assemble(
     time_scale: float,
     standardize: bool,
     scale: tuple[float, float] | None,
+    rater_roles: Mapping[str, str] | None = None,
+    require_roles: bool = False,
+    ids: _Ids | None = None,
 ) -> AllianceData:
-    """Integer indices, coded time and covariates from an already-checked frame."""
+    """Integer indices, coded time and covariates from an already-checked frame.
+
+    ``rater_roles`` are checked (and, with ``require_roles``, demanded for two raters whose
+    labels are not ``patient`` / ``therapist``); without them roles are inferred where they can
+    be, as for a planned :class:`Design`.
+    """
     therapist, patient, rater = columns["therapist"], columns["patient"], columns.get("rater")
-    therapist_labels = _labels(frame[therapist])
-    patient_labels = _labels(frame[patient])
-    if rater:
-        rater_labels = tuple(str(r) for r in pd.unique(frame[rater]))
-        check.require_few_raters(rater_labels, rater)
-        rater_labels = tuple(sorted(rater_labels))
-        obs_rater = pd.Index(rater_labels).get_indexer(frame[rater].astype(str))
+    ids = ids or _index_ids(frame, therapist, patient, rater)
+    if require_roles or rater_roles is not None:
+        roles = check.rater_roles(ids.rater_labels, rater_roles, rater)
     else:
-        rater_labels = (SINGLE_RATER,)
-        obs_rater = np.zeros(len(frame), dtype=int)
-
-    t_index = pd.Index(therapist_labels)
-    p_index = pd.Index(patient_labels)
-    obs_patient = p_index.get_indexer(frame[patient])
-    first_rows = frame.drop_duplicates(patient)
+        roles = infer_rater_roles(ids.rater_labels)
+    therapist_labels, patient_labels = ids.therapist_labels, ids.patient_labels
     patient_therapist = np.empty(len(patient_labels), dtype=int)
-    patient_therapist[p_index.get_indexer(first_rows[patient])] = t_index.get_indexer(
-        first_rows[therapist]
-    )
+    patient_therapist[ids.obs_patient] = ids.obs_therapist  # one therapist per patient
 
-    t_cov = _therapist_covariates(frame, therapists, therapist, therapist_covariates, t_index)
-    p_cov = _patient_covariates(frame, patient, patient_covariates, p_index)
+    t_cov, without_patients = _therapist_covariates(
+        frame, therapists, therapist, therapist_covariates, ids
+    )
+    p_cov = _patient_covariates(frame, patient_covariates, ids)
     for k, name in enumerate(therapist_covariates):
         check.require_variance(t_cov[:, k], name)
     for m, name in enumerate(patient_covariates):
@@ -470,15 +687,15 @@ def _assemble(
     coded, origin = code_time(sessions, time_coding, time_scale)
     without = ()
     if therapists is not None:
-        listed = set(therapists[therapist])
+        listed = set(pd.unique(therapists[therapist]))
         without = tuple(t for t in therapist_labels if t not in listed)
     return AllianceData(
         therapist_labels=therapist_labels,
         patient_labels=patient_labels,
-        rater_labels=rater_labels,
+        rater_labels=ids.rater_labels,
         patient_therapist=patient_therapist,
-        obs_patient=obs_patient.astype(int),
-        obs_rater=np.asarray(obs_rater, dtype=int),
+        obs_patient=ids.obs_patient,
+        obs_rater=ids.obs_rater,
         session=sessions,
         time=coded,
         score=scores,
@@ -491,6 +708,8 @@ def _assemble(
         scale=None if scale is None else (float(scale[0]), float(scale[1])),
         columns=columns,
         therapists_without_questionnaire=without,
+        therapists_without_patients=without_patients,
+        rater_roles=roles,
     )
 
 
@@ -499,37 +718,41 @@ def _therapist_covariates(
     therapists: pd.DataFrame | None,
     therapist: str,
     names: tuple[str, ...],
-    t_index: pd.Index,
-) -> np.ndarray:
-    """(n_therapists, K) raw covariates from either frame, NaN where missing."""
-    out = np.full((len(t_index), len(names)), np.nan)
+    ids: _Ids,
+) -> tuple[np.ndarray, tuple]:
+    """(n_therapists, K) raw covariates from either frame, NaN where missing; and the ids of the
+    therapist frame that have no patients (they are left out, and reported)."""
+    labels = ids.therapist_labels
+    out = np.full((len(labels), len(names)), np.nan)
+    without_patients: tuple = ()
+    if therapists is not None:
+        wide_codes, wide_labels = _codes(therapists[therapist])
+        positions = pd.Index(labels).get_indexer(wide_labels)
+        without_patients = tuple(wide_labels[positions < 0])
     for k, name in enumerate(names):
         in_long, in_wide = check.locate_covariate(name, frame, therapists)
-        long_values = wide_values = None
-        if in_long:
-            values = pd.Series(check.numeric_column(frame, name, "data frame"))
-            long_values = check.constant_within(values, frame[therapist], name, "therapist")
+        merged = np.full(len(labels), np.nan)
         if in_wide:
-            values = pd.Series(check.numeric_column(therapists, name, "therapist frame"))
-            wide_values = check.constant_within(values, therapists[therapist], name, "therapist")
-        if long_values is not None and wide_values is not None:
-            check.require_agreement(long_values, wide_values, name)
-            merged = wide_values.combine_first(long_values)
-        else:
-            merged = long_values if long_values is not None else wide_values
-        positions = t_index.get_indexer(merged.index)
-        known = positions >= 0  # therapists with a questionnaire but no ratings are left out
-        out[positions[known], k] = merged.to_numpy(dtype=float)[known]
-    return out
+            values = check.numeric_column(therapists, name, "therapist frame")
+            per_id = check.constant_within(values, wide_codes, wide_labels, name, "therapist")
+            known = positions >= 0
+            merged[positions[known]] = per_id[known]
+        if in_long:
+            values = check.numeric_column(frame, name, "data frame")
+            long = check.constant_within(values, ids.obs_therapist, labels, name, "therapist")
+            if in_wide:
+                check.require_agreement(long, merged, labels, name)
+            merged = np.where(np.isnan(merged), long, merged)
+        out[:, k] = merged
+    return out, without_patients
 
 
-def _patient_covariates(
-    frame: pd.DataFrame, patient: str, names: tuple[str, ...], p_index: pd.Index
-) -> np.ndarray:
-    out = np.full((len(p_index), len(names)), np.nan)
+def _patient_covariates(frame: pd.DataFrame, names: tuple[str, ...], ids: _Ids) -> np.ndarray:
+    out = np.full((len(ids.patient_labels), len(names)), np.nan)
     for m, name in enumerate(names):
         check.require_columns(frame, [name], "data frame")
-        values = pd.Series(check.numeric_column(frame, name, "data frame"))
-        per_patient = check.constant_within(values, frame[patient], name, "patient")
-        out[p_index.get_indexer(per_patient.index), m] = per_patient.to_numpy(dtype=float)
+        values = check.numeric_column(frame, name, "data frame")
+        out[:, m] = check.constant_within(
+            values, ids.obs_patient, ids.patient_labels, name, "patient"
+        )
     return out
