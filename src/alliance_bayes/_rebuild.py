@@ -16,7 +16,7 @@ import arviz as az
 import numpy as np
 import pymc as pm
 
-from .data import SINGLE_RATER, AllianceData, Covariates
+from .data import SINGLE_RATER, AllianceData, Covariates, infer_rater_roles
 from .models import build_model, explicit_effects
 from .priors import resolve_priors
 from .spec import ModelSpec
@@ -146,6 +146,8 @@ def rebuild_data(idata: az.InferenceData) -> AllianceData:
         time_scale=float(info.get("time_scale", 1.0)),
         scale=None if scale is None else (float(scale[0]), float(scale[1])),
         columns=dict(info.get("columns", {})),
+        # fits made before roles were stored: only the labels patient/therapist say their role
+        rater_roles=dict(info.get("rater_roles") or infer_rater_roles(rater_labels)),
     )
 
 

@@ -529,6 +529,7 @@ def _data_attrs(data: Any) -> dict[str, Any]:
         "time_origin": data.time_origin,
         "time_scale": data.time_scale,
         "rater_labels": list(data.rater_labels),
+        "rater_roles": dict(data.rater_roles),
         "therapist_covariate_mean": dict(
             zip(
                 data.therapist_covariates.names,

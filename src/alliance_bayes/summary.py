@@ -157,31 +157,101 @@ def _row(kind: str, level: str, term: str, draws: xr.DataArray, prob: float) -> 
     }
 
 
-def contrast_draws(idata: az.InferenceData, name: str = "growth_coef") -> xr.DataArray:
-    """Posterior draws of ``name`` for the first rater minus the second (patient - therapist)."""
+def stored_rater_roles(idata: az.InferenceData) -> dict[str, str]:
+    """Each rater label's role (``patient`` / ``therapist``) as stored in the fit, or ``{}``.
+
+    Fits made before roles were stored know them only for the labels ``patient`` and
+    ``therapist`` themselves.
+    """
+    info = _data_attrs(idata)
+    if "rater_roles" in info:
+        return dict(info["rater_roles"])
+    return {r: r for r in info.get("rater_labels", []) if r in ("patient", "therapist")}
+
+
+def _patient_and_therapist(
+    raters: list[str], stored: dict[str, str], given: dict[str, str] | None
+) -> tuple[str, str]:
+    """The labels of the patient and of the therapist rater, from the roles; never by order."""
+    if given is not None and stored and any(stored.get(k, v) != v for k, v in given.items()):
+        raise ValueError(
+            f"rater_roles={given} contradicts the roles stored in the fit ({stored}); "
+            "the stored roles are the ones the data were given."
+        )
+    roles = {r: role for r, role in (stored | (given or {})).items() if r in raters}
+    by_role = {role: label for label, role in roles.items()}
+    if set(by_role) != {"patient", "therapist"}:
+        example = f"{{{raters[0]!r}: 'patient', {raters[1]!r}: 'therapist'}}"
+        raise ValueError(
+            f"this fit does not say which of its raters {raters} is the patient and which the "
+            f"therapist (roles known: {roles or 'none'}); pass rater_roles={example} "
+            "(or the other way round)."
+        )
+    return by_role["patient"], by_role["therapist"]
+
+
+def contrast_label(name: str, patient: str, therapist: str) -> str:
+    """``patient-rated ('client') minus therapist-rated ('clinician') growth_coef``.
+
+    Examples
+    --------
+    >>> contrast_label("growth_coef", "patient", "therapist")
+    'patient-rated minus therapist-rated growth_coef'
+    >>> contrast_label("growth_coef", "client", "clinician")
+    "patient-rated ('client') minus therapist-rated ('clinician') growth_coef"
+    """
+    first = "patient-rated" + ("" if patient == "patient" else f" ({patient!r})")
+    second = "therapist-rated" + ("" if therapist == "therapist" else f" ({therapist!r})")
+    return f"{first} minus {second} {name}"
+
+
+def contrast_draws(
+    idata: az.InferenceData,
+    name: str = "growth_coef",
+    rater_roles: dict[str, str] | None = None,
+) -> xr.DataArray:
+    """Posterior draws of ``name`` for the patient rater minus the therapist rater.
+
+    Which label is which rater comes from the roles stored in the fit (from
+    ``AllianceData.from_frame(..., rater_roles=...)``), never from the order of the labels;
+    ``rater_roles`` supplies them for a fit that does not store them. The result's name is
+    ``name[<patient label>] - name[<therapist label>]`` and ``attrs["label"]`` says it in words.
+
+    Examples
+    --------
+    >>> contrast_draws(idata, "growth_coef").attrs["label"]  # doctest: +SKIP
+    'patient-rated minus therapist-rated growth_coef'
+    """
     posterior = idata.posterior
     if name not in posterior or "rater" not in posterior[name].dims:
         raise KeyError(f"{name!r} with a rater dimension is not in this fit.")
     raters = [str(r) for r in posterior[name]["rater"].values]
     if len(raters) != 2:
         raise ValueError(f"a rater contrast needs two raters; this fit has {raters}.")
-    first, second = ("patient", "therapist") if set(raters) == {"patient", "therapist"} else raters
-    diff = posterior[name].sel(rater=first) - posterior[name].sel(rater=second)
-    return diff.rename(f"{name}[{first}] - {name}[{second}]")
+    patient, therapist = _patient_and_therapist(raters, stored_rater_roles(idata), rater_roles)
+    diff = posterior[name].sel(rater=patient) - posterior[name].sel(rater=therapist)
+    diff = diff.rename(f"{name}[{patient}] - {name}[{therapist}]")
+    diff.attrs["label"] = contrast_label(name, patient, therapist)
+    return diff
 
 
 def rater_contrast(
-    idata: az.InferenceData, name: str = "growth_coef", prob: float = 0.95
+    idata: az.InferenceData,
+    name: str = "growth_coef",
+    prob: float = 0.95,
+    rater_roles: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Patient-rated minus therapist-rated ``name``, per covariate: the Nissen-Lie question.
 
-    The draws are in ``table.attrs["draws"]`` (an ``xarray.DataArray``).
+    The patient and the therapist rater are found by the roles stored in the fit (see
+    :func:`contrast_draws`). The draws are in ``table.attrs["draws"]`` (an
+    ``xarray.DataArray``) and the contrast in words in ``table.attrs["label"]``.
 
     Examples
     --------
     >>> rater_contrast(idata, "growth_coef")  # doctest: +SKIP
     """
-    diff = contrast_draws(idata, name)
+    diff = contrast_draws(idata, name, rater_roles)
     extra = [d for d in diff.dims if d not in ("chain", "draw")]
     rows = []
     for index in np.ndindex(*[diff.sizes[d] for d in extra]):
@@ -201,6 +271,7 @@ def rater_contrast(
         )
     table = pd.DataFrame(rows)
     table.attrs["draws"] = diff
+    table.attrs["label"] = diff.attrs["label"]
     return table
 
 
