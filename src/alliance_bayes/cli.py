@@ -196,10 +196,14 @@ def _report(idata, fmt: str) -> str:
         parts += ["Variance components", format_table(variance_components(idata), fmt)]
     if "rater" in idata.posterior.get("growth_coef", idata.posterior).dims:
         if idata.posterior.sizes.get("rater", 1) == 2:
-            parts += [
-                "Rater contrast (patient-rated minus therapist-rated growth_coef)",
-                format_table(rater_contrast(idata, "growth_coef"), fmt),
-            ]
+            try:  # the label comes from the raters' stored roles, never from their order
+                contrast = rater_contrast(idata, "growth_coef")
+                parts += [
+                    f"Rater contrast ({contrast.attrs['label']})",
+                    format_table(contrast, fmt),
+                ]
+            except ValueError as error:  # a fit that does not store its raters' roles
+                parts += [f"Rater contrast not shown: {error}"]
     return "\n\n".join(parts)
 
 
