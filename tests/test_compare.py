@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import arviz as az
@@ -67,6 +68,77 @@ def test_compare_refuses_fits_of_different_data(fake, tiny_datasets):
         ab.compare({"a": fake, "b": other})
     with pytest.raises(ValueError, match="by must be"):
         ab.compare({"a": fake, "b": fake}, by="session")
+
+
+@pytest.fixture(scope="module")
+def fake_censored(tiny_datasets):
+    return fake_fit(ab.growth_model(tiny_datasets[0], likelihood="censored"), draws=20)
+
+
+def with_attrs(idata: az.InferenceData, **attrs: str) -> az.InferenceData:
+    """The same fit with some attrs replaced (``None`` removes one)."""
+    copy = az.InferenceData(**{group: idata[group] for group in idata.groups()})
+    copy.attrs.update(idata.attrs)
+    for key, value in attrs.items():
+        if value is None:
+            copy.attrs.pop(key, None)
+        else:
+            copy.attrs[key] = value
+    return copy
+
+
+def test_compare_refuses_a_density_against_a_censored_likelihood(fake, fake_censored):
+    message = (
+        r"not comparable by LOO \('normal fit': normal \(density\); 'censored fit': censored "
+        r"\(censored at .*\)\): a censored likelihood gives a rating at the scale's bounds a "
+        "probability"
+    )
+    with pytest.raises(ValueError, match=message):
+        ab.compare({"normal fit": fake, "censored fit": fake_censored})
+    student = with_attrs(fake, spec=json.dumps({"likelihood": "student_t"}))
+    with pytest.raises(ValueError, match="'t': student_t \\(density\\)"):
+        ab.compare({"t": student, "c": fake_censored}, by="therapist")
+
+
+def test_compare_refuses_censored_fits_at_other_bounds(fake_censored):
+    one_to_seven = with_attrs(fake_censored, data=json.dumps({"scale": [1.0, 7.0]}))
+    zero_to_ten = with_attrs(fake_censored, data=json.dumps({"scale": [0.0, 10.0]}))
+    with pytest.raises(ValueError, match="'a': censored \\(censored at 1-7\\); 'b': censored"):
+        ab.compare({"a": one_to_seven, "b": zero_to_ten})
+
+
+def test_compare_refuses_a_fit_whose_likelihood_is_unknown(fake):
+    with pytest.raises(ValueError, match="records no model spec"):
+        ab.compare({"a": fake, "b": with_attrs(fake, spec=None)})
+
+
+def test_compare_ranks_densities_and_censored_fits_among_themselves(fake, fake_censored):
+    student = with_attrs(fake, spec=json.dumps({"likelihood": "student_t"}))
+    with warnings.catch_warnings():  # Pareto k of prior draws; stacking of identical fits
+        warnings.simplefilter("ignore", ab.ParetoKWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert set(ab.compare({"normal": fake, "t": student}).index) == {"normal", "t"}
+        again = with_attrs(fake_censored)
+        assert len(ab.compare({"c1": fake_censored, "c2": again})) == 2
+
+
+def test_compare_command_reports_incomparable_likelihoods_in_one_line(
+    fake, fake_censored, tmp_path
+):
+    from typer.testing import CliRunner
+
+    from alliance_bayes.cli import app
+
+    paths = [tmp_path / "normal.nc", tmp_path / "censored.nc"]
+    ab.save(fake, paths[0])
+    ab.save(fake_censored, paths[1])
+    result = CliRunner().invoke(app, ["compare", *map(str, paths)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.output.startswith("error: these fits' likelihoods are not comparable by LOO")
+    assert "'normal': normal (density)" in result.output
+    assert "'censored': censored (censored at" in result.output
+    assert "| model" not in result.output  # no ranking printed
 
 
 def test_compare_table_has_grouping_and_pareto_columns(fake, tiny_datasets):

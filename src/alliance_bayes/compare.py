@@ -8,10 +8,16 @@ patients of a new therapist). These log-likelihoods condition on the group's own
 so the importance weights are heavy-tailed when a group holds many ratings; groups whose Pareto k
 exceeds ArviZ's threshold are named in a :class:`ParetoKWarning` and their estimate should not be
 trusted (refit without them, or compare by a smaller group).
+
+Only log-likelihoods on one footing are compared: the normal and Student-t likelihoods give every
+rating a density, the censored one gives a rating at the scale's bounds a probability (a mass), so
+a censored fit is compared only with censored fits at the same bounds, and ``compare`` refuses to
+rank a mixture. Compare such models by their predictive checks instead.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +31,7 @@ from ._rebuild import coord_labels
 from .errors import show_some
 
 GROUPINGS = ("obs", "patient", "therapist")
+DENSITIES = ("normal", "student_t")  # likelihoods whose log-likelihoods are log densities
 
 
 class ParetoKWarning(UserWarning):
@@ -161,6 +168,40 @@ def _check_same_data(fits: Mapping[str, az.InferenceData], by: str) -> None:
             )
 
 
+def likelihood_footing(idata: az.InferenceData) -> tuple[str, str]:
+    """The fit's likelihood and what its log-likelihood measures (a density, or mass at bounds).
+
+    Examples
+    --------
+    >>> likelihood_footing(fit_censored)  # doctest: +SKIP
+    ('censored', 'censored at 1-7')
+    """
+    if "spec" not in idata.attrs:
+        raise ValueError(
+            "a fit records no model spec (attrs['spec']), so its likelihood is unknown; compare "
+            "fits made by alliance_bayes.fit."
+        )
+    likelihood = json.loads(idata.attrs["spec"]).get("likelihood", "normal")
+    if likelihood in DENSITIES:
+        return likelihood, "density"
+    scale = json.loads(idata.attrs.get("data", "{}")).get("scale")
+    bounds = "unknown bounds" if scale is None else f"{scale[0]:g}-{scale[1]:g}"
+    return likelihood, f"censored at {bounds}"
+
+
+def _check_comparable(fits: Mapping[str, az.InferenceData]) -> None:
+    """Refuse to rank log densities against log probabilities (normal vs censored)."""
+    footing = {name: likelihood_footing(fit) for name, fit in fits.items()}
+    if len({kind for _, kind in footing.values()}) > 1:
+        each = "; ".join(f"{name!r}: {lik} ({kind})" for name, (lik, kind) in footing.items())
+        raise ValueError(
+            f"these fits' likelihoods are not comparable by LOO ({each}): a censored likelihood "
+            "gives a rating at the scale's bounds a probability, a normal or Student-t one a "
+            "density, so their log-likelihoods are on different footings. Compare them by their "
+            "predictive checks (alliance-bayes ppc, ppc_statistics) instead."
+        )
+
+
 def compare(
     fits: Mapping[str, az.InferenceData],
     by: str = "obs",
@@ -185,6 +226,12 @@ def compare(
         ``se``, ``dse``, ``warning``, ``scale``) plus ``by``, ``n_groups``, ``n_high_k`` (groups
         with Pareto k above the threshold) and ``max_k``.
 
+    Raises
+    ------
+    ValueError
+        For fewer than two fits, fits of different data, or fits whose likelihoods are not
+        comparable (normal or Student-t against censored, or censored at other bounds).
+
     Warns
     -----
     ParetoKWarning
@@ -192,10 +239,11 @@ def compare(
 
     Examples
     --------
-    >>> compare({"normal": fit_normal, "censored": fit_censored}, by="therapist")  # doctest: +SKIP
+    >>> compare({"covariates": fit, "no covariates": fit_plain}, by="therapist")  # doctest: +SKIP
     """
     if len(fits) < 2:
         raise ValueError("compare needs two or more fits.")
+    _check_comparable(fits)
     _check_same_data(fits, by)
     results = {name: loo(fit, by, name=name) for name, fit in fits.items()}
     with warnings.catch_warnings():
