@@ -75,3 +75,25 @@ def test_design_show_missing_toml_file_fails(runner, tmp_path):
 def test_no_arguments_prints_help(runner):
     result = runner.invoke(app, [])
     assert "design" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[design\nname = 'x'\n", "is not valid TOML: Expected ']'"),
+        ("[design]\nn_therapist = 3\n", "is not a valid design: unknown design fields"),
+    ],
+)
+def test_design_show_bad_toml_is_one_error_line(runner, tmp_path, text, fragment):
+    path = tmp_path / "pilot.toml"
+    path.write_text(text)
+    result = runner.invoke(app, ["design", "show", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.output.startswith(f"error: {path} {fragment}")
+    assert result.output.count("\n") == 1  # one line, however long
+
+
+def test_help_offers_debug(runner):
+    result = runner.invoke(app, ["--help"])
+    assert "--debug" in result.output

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .cli import _fail, app, console
+from .cli import _fail, app, check_output_folder, console
 
 FIGURES = ("trajectories", "density", "statistics", "therapist_effects", "loo_pit")
 
@@ -60,6 +60,7 @@ def ppc(
     out: Path = typer.Option(..., help="Folder for the figures and the statistics table."),
     fmt: str = typer.Option("png", "--format", help="Figure format: png, svg or pdf."),
     seed: int = typer.Option(None, help="Seed of the posterior predictive draws."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the files of an earlier run."),
 ) -> None:
     """Posterior predictive checks of a fit: statistics table (CSV, markdown) and figures."""
     from .fit import load
@@ -67,6 +68,8 @@ def ppc(
 
     if fmt not in ("png", "svg", "pdf"):
         _fail(f"--format must be png, svg or pdf, got {fmt!r}.")
+    names = ["ppc_statistics.csv", "ppc_statistics.md", *(f"{f}.{fmt}" for f in FIGURES)]
+    check_output_folder(out, names, force=force)
     with console.status("Posterior predictive draws, statistics and figures"):
         written = write_ppc(load(fit_file), out, fmt, seed)
     import pandas as pd

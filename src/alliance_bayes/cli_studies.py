@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from .cli import _spec, app, console
+from .cli import TRUTH_HELP, _fail, _spec, _truth, app, check_output_folder, console
 
 _ADOPT = (
     "Take the records of a store whose manifest was lost as this study's (only those written "
@@ -19,6 +19,29 @@ _ADOPT = (
 
 def _where(workers: int | None, scheduler: str | None) -> dict:
     return {"workers": workers, "scheduler": scheduler}
+
+
+def _counts(text: str) -> list[int]:
+    """``--therapists 20,40,70`` as distinct whole numbers of at least one."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1 or len(set(counts)) < len(counts):
+        _fail(f"--therapists {text!r}: give distinct whole numbers, e.g. --therapists 20,40,70.")
+    return counts
+
+
+def _study_truth(truth: str | None, model_spec):
+    """The truth of a recovery or power study, checked against the model before any job runs."""
+    from .models import build_model
+
+    if model_spec.design is None:
+        _fail(f"model spec {model_spec.name!r} has no [design] table to simulate from.")
+    true_values, _ = _truth(truth, model_spec)
+    # names and labels a wrong truth lacks would otherwise fail every job, one by one
+    true_values.arrays(build_model(model_spec.design.to_data(random_seed=0), model_spec))
+    return true_values
 
 
 @app.command()
@@ -37,8 +60,10 @@ def sbc(
     """Simulation-based calibration of a model spec on its design."""
     from .checks.sbc import run_sbc
 
+    model_spec = _spec(spec)
+    check_output_folder(out)
     result = run_sbc(
-        _spec(spec),
+        model_spec,
         n_sims=n,
         draws=draws,
         tune=tune,
@@ -57,7 +82,7 @@ def recovery(
     spec: str = typer.Argument(..., help="Model spec (TOML path or shipped name) with a [design]."),
     n: int = typer.Option(50, "--n", help="Number of replications."),
     out: Path = typer.Option(..., help="Store folder (re-run to resume)."),
-    truth: str = typer.Option(None, help="Truth preset (default: the design's name)."),
+    truth: str = typer.Option(None, help=TRUTH_HELP),
     workers: int = typer.Option(None),
     scheduler: str = typer.Option(None),
     draws: int = typer.Option(500),
@@ -68,13 +93,13 @@ def recovery(
 ) -> None:
     """Parameter recovery at fixed true values."""
     from .checks.recovery import run_recovery
-    from .simulate import Truth
 
     model_spec = _spec(spec)
-    preset = truth or model_spec.design.name
+    check_output_folder(out)
+    true_values = _study_truth(truth, model_spec)
     run_recovery(
         model_spec,
-        truth=Truth.preset(preset),
+        truth=true_values,
         n_reps=n,
         draws=draws,
         tune=tune,
@@ -95,7 +120,7 @@ def power(
     therapists: str = typer.Option("20,40,70", help="Numbers of therapists to compare."),
     target: str = typer.Option("growth_coef[patient, burdens]"),
     rule: str = typer.Option("95% interval excludes 0"),
-    truth: str = typer.Option(None, help="Truth preset (default: the design's name)."),
+    truth: str = typer.Option(None, help=TRUTH_HELP),
     workers: int = typer.Option(None),
     scheduler: str = typer.Option(None),
     draws: int = typer.Option(500),
@@ -108,12 +133,13 @@ def power(
     import dataclasses
 
     from .checks.power import run_power
-    from .simulate import Truth
 
     model_spec = _spec(spec)
+    check_output_folder(out)
+    true_values = _study_truth(truth, model_spec)
     base = model_spec.design
     designs = {}
-    for count in (int(x) for x in therapists.split(",")):
+    for count in _counts(therapists):
         per = base.patients_per_therapist
         per = per if not isinstance(per, list) else round(sum(per) / len(per))
         designs[f"{count}_therapists"] = dataclasses.replace(
@@ -122,7 +148,7 @@ def power(
     result = run_power(
         model_spec,
         designs,
-        Truth.preset(truth or base.name),
+        true_values,
         n_reps=n,
         target=target,
         rule=rule,
