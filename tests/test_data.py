@@ -587,3 +587,8 @@ def test_row_order_does_not_change_the_result(frame, order_seed):
         k: db[k] for k in db if k != "by_session"
     }
     pd.testing.assert_frame_equal(da["by_session"], db["by_session"])
+
+
+def test_a_numpy_time_scale_is_accepted(long_frame):
+    data = build(long_frame, time_coding="linear", time_scale=np.int64(9))
+    np.testing.assert_allclose(data.time, (long_frame["session"].to_numpy() - 3) / 9)

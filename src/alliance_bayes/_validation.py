@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
@@ -134,19 +135,23 @@ def show_label(value: Hashable) -> str:
     return f"{value} ({kind})"
 
 
-def normalised_labels(
-    values: Sequence[Hashable], casefold: bool
-) -> tuple[dict[Hashable, Hashable], bool]:
-    """How ``normalise_ids=True`` rewrites each label, and whether numbers became text.
+def normalised_labels(values: Sequence[Hashable], casefold: bool) -> dict[Hashable, Hashable]:
+    """How ``normalise_ids=True`` rewrites each label.
 
     Text loses its surrounding whitespace (and case, for rater labels). When a number and a text
     are then still the same id (``7`` and ``"7"``), every label becomes text.
+
+    Examples
+    --------
+    >>> normalised_labels(["T1 ", "T2"], casefold=False)
+    {'T1 ': 'T1', 'T2': 'T2'}
+    >>> normalised_labels([7, "7 "], casefold=False)
+    {7: '7', '7 ': '7'}
     """
     mapping = {v: _id_key(v, casefold) if isinstance(v, str) else v for v in values}
-    as_text = bool(near_duplicates(list(set(mapping.values())), casefold))
-    if as_text:
+    if near_duplicates(list(set(mapping.values())), casefold):
         mapping = {v: _id_key(v, casefold) for v in values}
-    return mapping, as_text
+    return mapping
 
 
 def refuse_near_duplicates(
@@ -279,7 +284,7 @@ def session_column(
 
 def require_time_scale(time_scale: float, column: str) -> None:
     """A linear time scale must be a positive finite number of sessions (or days) per unit."""
-    if not (isinstance(time_scale, int | float) and math.isfinite(time_scale) and time_scale > 0):
+    if not (isinstance(time_scale, numbers.Real) and math.isfinite(time_scale) and time_scale > 0):
         raise DataValidationError(
             f"time_scale must be a positive finite number (the units of {column!r} per unit of "
             f"model time), got {time_scale!r}; zero or a negative value would make time "

@@ -183,7 +183,7 @@ class AllianceData:
         --------
         >>> import pandas as pd
         >>> frame = pd.DataFrame({"therapist": ["a", "a", "b"], "patient": [1, 2, 3],
-        ...                       "session": [3, 3, 3], "wai": [5.1, 6.0, 4.4]})
+        ...                       "session": [3, 12, 3], "wai": [5.1, 6.0, 4.4]})
         >>> data = AllianceData.from_frame(frame, therapist="therapist", patient="patient",
         ...                                score="wai", time="session", scale=(1, 7))
         >>> list(data.therapist_labels)
@@ -582,7 +582,7 @@ def _checked_ids(
             only_there = frozenset(in_therapists) - frozenset(in_frame)
             check.refuse_near_duplicates(groups, column, what, casefold, only_there)
             continue
-        mapping, _ = check.normalised_labels(values, casefold)
+        mapping = check.normalised_labels(values, casefold)
         changed = {k: v for k, v in mapping.items() if k != v or type(k) is not type(v)}
         if not changed:
             continue
