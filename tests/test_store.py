@@ -185,7 +185,7 @@ def test_cli_refuses_old_records_under_new_settings_after_the_manifest_is_lost(t
 def test_a_second_runner_is_refused_and_told_who_holds_the_store(tmp_path):
     first = Store(tmp_path)
     with first.lock():
-        with pytest.raises(RuntimeError, match=rf"process {os.getpid()} on \S+ \(since"):
+        with pytest.raises(OSError, match=rf"process {os.getpid()} on \S+ \(since"):
             Store(tmp_path).open(MANIFEST)
         with first.lock():  # re-entrant for its holder
             first.open(MANIFEST)
@@ -207,7 +207,7 @@ def test_a_killed_runner_does_not_block_the_store(tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(RuntimeError, match=f"process {holder.pid} on"):
+        with pytest.raises(OSError, match=f"process {holder.pid} on"):
             Store(tmp_path).open(MANIFEST)
     finally:
         holder.kill()

@@ -10,14 +10,17 @@ from .ppc import posterior_predictive, prior_implied_alliance, prior_predictive
 from .recovery import RecoveryResult, run_recovery
 from .sbc import SBCResult, run_sbc
 from .statistics import Statistic, default_statistics, ppc_statistics
-from .store import StoreMismatchError
+from .store import StoreLockedError, StoreMismatchError, StoreWarning, UnsafePathError
 
 __all__ = [
     "PowerResult",
     "RecoveryResult",
     "SBCResult",
     "Statistic",
+    "StoreLockedError",
     "StoreMismatchError",
+    "StoreWarning",
+    "UnsafePathError",
     "default_statistics",
     "posterior_predictive",
     "ppc_statistics",

@@ -53,14 +53,16 @@ VOLATILE = ("versions", "n_jobs", "created", "settings_hash")
 _RECORD_NAME = re.compile(r"job_(\d{6,})\.json")
 _TEMPORARY = re.compile(r"\.job_\d{6,}\.json\..*\.tmp")
 _FOREIGN = "written under other settings"
+_JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+_JSON_TYPES[type(None)] = "null"
 
 
 class StoreMismatchError(ValueError):
     """The store holds a different study than the one requested."""
 
 
-class StoreLockedError(RuntimeError):
-    """Another runner is working the store."""
+class StoreLockedError(OSError):
+    """Another runner is working the store (an OSError: the store is busy, like a locked file)."""
 
 
 class UnsafePathError(ValueError):
@@ -304,7 +306,7 @@ class Store:
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             return None, "not readable JSON (a partial write?): redone by a run"
         if not isinstance(content, dict):
-            return None, f"holds a JSON {type(content).__name__}, not an object"
+            return None, f"holds a JSON {_JSON_TYPES.get(type(content), 'value')}, not an object"
         checksum = content.pop("checksum", None)
         if checksum != _checksum(content):
             return None, "its checksum does not match its content: redone by a run"
@@ -424,7 +426,7 @@ class Store:
 def _not_a_record(name: str) -> str:
     if _TEMPORARY.fullmatch(name):
         return "the temporary file of an interrupted write"
-    return "not a record name (records are job_NNNNNN.json)"
+    return "not a record name: records are job_NNNNNN.json"
 
 
 def _now() -> str:
