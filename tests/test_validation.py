@@ -253,7 +253,7 @@ def test_number_and_text_of_the_same_therapist_id(long_frame):
 def test_int_ids_in_data_and_text_ids_in_therapist_frame(long_frame):
     long_frame["therapist"] = long_frame["therapist"].str[1:].astype(int)
     therapists = make_therapist_frame(therapist=["1", "2", "3"])
-    with raises_naming("'therapist'", "1 (number) / '1'", "2 (number) / '2'"):
+    with raises_naming("'therapist'", "1 (number) / '1' in the therapist frame", "2 (number)"):
         build(long_frame, therapists=therapists, therapist_covariates=["mindfulness"])
 
 
@@ -401,3 +401,9 @@ def test_bad_rater_roles(long_frame, roles, fragments):
 def test_a_role_label_cannot_take_the_other_role(long_frame):
     with raises_naming("rater_roles", "'patient'", "must have that role"):
         build(long_frame, rater_roles={"patient": "therapist", "therapist": "patient"})
+
+
+def test_covariate_without_any_observed_value_says_so(long_frame):
+    therapists = make_therapist_frame(mindfulness=[np.nan, np.nan, np.nan])
+    with raises_naming("'mindfulness'", "no observed value"):
+        build(long_frame, therapists=therapists, therapist_covariates=["mindfulness"])

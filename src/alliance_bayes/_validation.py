@@ -483,11 +483,16 @@ def require_agreement(
 def require_variance(values: np.ndarray, column: str) -> None:
     """At least two distinct values, further apart than rounding error."""
     finite = values[np.isfinite(values)]
-    spread = np.ptp(finite) if finite.size else 0.0
+    if finite.size == 0:
+        raise DataValidationError(
+            f"covariate {column!r} has no observed value for any unit that has ratings; "
+            "check that it is filled in and that the ids of both frames match."
+        )
+    spread = np.ptp(finite)
     if finite.size < 2 or spread <= 1e-9 * max(1.0, float(np.abs(finite).max())):
         raise DataValidationError(
             f"covariate {column!r} has zero variance (all observed values equal "
-            f"{finite[0] if finite.size else 'nothing'}); it cannot be standardised or estimated."
+            f"{finite[0]}); it cannot be standardised or estimated."
         )
 
 
