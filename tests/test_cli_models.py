@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from alliance_bayes import ModelSpec, Truth, datasets
+from alliance_bayes import Design, ModelSpec, Truth, datasets
 from alliance_bayes.cli import app
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -309,7 +309,13 @@ def test_simulate_refuses_a_bad_truth_file_in_one_line(tmp_path, no_simulation):
         ["simulate", "nissen_lie_2013_patient", "--seed", "1", "--truth", "nissen_lie_2031",
          "--out", str(tmp_path / "a.csv")],
     )  # fmt: skip
-    assert_one_line_error(result, "--truth 'nissen_lie_2031' is neither a TOML file nor")
+    assert_one_line_error(result, "--truth 'nissen_lie_2031' is neither a truth preset")
+    own = tmp_path / "own.toml"
+    ModelSpec(name="own", design=Design.preset("nissen_lie_2013"), truth="mine").to_toml(own)
+    result = runner.invoke(
+        app, ["simulate", str(own), "--seed", "1", "--out", str(tmp_path / "b.csv")]
+    )
+    assert_one_line_error(result, "model spec 'own' names the truth 'mine', which is not a preset")
     assert not no_simulation
 
 

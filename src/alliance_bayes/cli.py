@@ -125,13 +125,15 @@ def _spec(source: str):
 def _truth(source: str | None, model_spec: Any) -> tuple[Any, str]:
     """The truth to simulate from, and how to name it in ``made_by``.
 
-    ``--truth`` (a TOML file or a preset), else the spec's ``truth``, else the preset named like
-    the spec's design (how shipped specs worked before they named their truth).
+    ``--truth`` (a preset, else a TOML file), else the spec's ``truth``, else the preset named
+    like the spec's design (how shipped specs worked before they named their truth).
     """
     from .simulate import Truth
 
     presets = Truth.preset_names()
-    if source is not None and (source.endswith(".toml") or Path(source).is_file()):
+    if source is not None and source not in presets:
+        if not Path(source).is_file():
+            _fail(f"--truth {source!r} is neither a truth preset {presets} nor an existing file.")
         return _read_toml_file(Path(source), Truth.from_toml, "truth"), source
     name = source or model_spec.truth
     if name is None and model_spec.design is not None and model_spec.design.name in presets:
@@ -143,7 +145,10 @@ def _truth(source: str | None, model_spec: Any) -> tuple[Any, str]:
             'truth = "<preset>" in its [model] table.'
         )
     if name not in presets:
-        _fail(f"--truth {name!r} is neither a TOML file nor a truth preset {presets}.")
+        _fail(
+            f"model spec {model_spec.name!r} names the truth {name!r}, which is not a preset "
+            f"{presets}; pass --truth FILE.toml."
+        )
     return Truth.preset(name), name
 
 
