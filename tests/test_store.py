@@ -336,6 +336,10 @@ def test_an_old_power_folder_with_power_json_is_still_reported(tmp_path, fake_jo
     report = cli("report", out)
     assert report.exit_code == 0, message(report)
     assert pd.read_csv(out / "power.csv")["n_reps"].tolist() == [3]
+    more = {"20 clinicians": replace(spec.design, n_therapists=20)}
+    run_power(spec, more, ab.Truth.razzaque_2015(), 3, store=out, workers=1, progress=False)
+    designs = json.loads((out / "manifest.json").read_text())["designs"]
+    assert designs == {"8 clinicians": "8_clinicians", "20 clinicians": "20_clinicians"}
 
 
 # ---------------------------------------------------------------------------- symlinks

@@ -127,11 +127,18 @@ def write_power_manifest(
     run may change them; designs of earlier runs are kept.
     """
     existing = power_settings(folder)
-    known = dict(existing.get("designs", {}))
+    known = dict(existing.get("designs", {})) or _design_folders(folder)
     slugs = known | {name: _slug(name) for name in designs if name not in known}
     manifest = {"kind": "power", "target": target, "rule": rule, "designs": slugs}
     write_json_atomic(Path(folder) / MANIFEST, manifest, folder=folder)
     return slugs
+
+
+def _design_folders(folder: str | os.PathLike) -> dict[str, str]:
+    """The designs' sub-folders of a power folder written before it had a manifest."""
+    folder = Path(folder)
+    paths = [p for p in folder.iterdir() if (p / MANIFEST).exists()] if folder.is_dir() else []
+    return {Store(p).manifest()["design"]["name"]: p.name for p in sorted(paths)}
 
 
 def power_settings(folder: str | os.PathLike) -> dict[str, Any]:
