@@ -410,3 +410,33 @@ def test_ppc_never_overwrites_an_earlier_run_without_force(tmp_path):
     assert (out / "density.png").read_bytes() == b"earlier figure"
     result = runner.invoke(app, ["ppc", str(fit_file), "--out", str(fit_file)])
     assert_one_line_error(result, "is a file; --out needs a folder")
+
+
+def write_two_raters(path: Path, labels=("client", "clinician")) -> Path:
+    """``write_ratings``' data rated by two raters with the user's own labels."""
+    single = write_ratings(path.with_name("single.csv")).read_text().splitlines()
+    rows = [f"{line},{label}" for line in single[1:] for label in labels]
+    path.write_text("\n".join([single[0] + ",informant", *rows]) + "\n")
+    return path
+
+
+def test_fit_asks_for_the_roles_of_raters_with_other_labels(tmp_path, no_sampling):
+    data = write_two_raters(tmp_path / "ratings.csv")
+    result = runner.invoke(app, fit_args(data, tmp_path / "fit.nc", "--rater", "informant"))
+    assert_one_line_error(result, "--rater-roles client=patient,clinician=therapist")
+    assert "data" not in no_sampling
+
+
+def test_fit_takes_the_roles_of_raters_with_other_labels(tmp_path, no_sampling):
+    data = write_two_raters(tmp_path / "ratings.csv")
+    roles = ["--rater", "informant", "--rater-roles", "clinician=therapist, client=patient"]
+    with pytest.raises(Stopped):
+        runner.invoke(app, fit_args(data, tmp_path / "fit.nc", *roles), catch_exceptions=False)
+    assert no_sampling["data"].rater_roles == {"client": "patient", "clinician": "therapist"}
+
+
+@pytest.mark.parametrize("roles", ["client", "client=patient,clinician", "=patient"])
+def test_malformed_rater_roles_are_one_line(tmp_path, roles):
+    data = write_two_raters(tmp_path / "ratings.csv")
+    args = fit_args(data, tmp_path / "fit.nc", "--rater", "informant", "--rater-roles", roles)
+    assert_one_line_error(runner.invoke(app, args), "--rater-roles", "label=role")

@@ -10,7 +10,16 @@ from .checks import (
 )
 from .compare import ParetoKWarning, bayes_r2, compare, loo
 from .data import AllianceData
-from .errors import ConvergenceWarning, DataValidationError
+from .errors import (
+    ConvergenceWarning,
+    DataValidationError,
+    DataWarning,
+    StoreLockedError,
+    StoreMismatchError,
+    StoreWarning,
+    UnsafePathError,
+    UntrustedCacheWarning,
+)
 from .fit import compile_counts, fit, load, save
 from .models import build_model, growth_model, therapist_regression
 from .plots import (
@@ -30,11 +39,17 @@ __all__ = [
     "ConvergenceWarning",
     "CovariateDesign",
     "DataValidationError",
+    "DataWarning",
     "Design",
     "ModelSpec",
     "ParetoKWarning",
     "Statistic",
+    "StoreLockedError",
+    "StoreMismatchError",
+    "StoreWarning",
     "Truth",
+    "UnsafePathError",
+    "UntrustedCacheWarning",
     "__version__",
     "bayes_r2",
     "build_model",

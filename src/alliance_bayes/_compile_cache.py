@@ -89,6 +89,7 @@ from typing import Any
 import numpy as np
 import pymc as pm
 
+from .errors import UntrustedCacheWarning
 from .models._info import shared_values, structure_key
 
 FORMAT = 2
@@ -104,10 +105,6 @@ log = logging.getLogger(__name__)
 
 class CacheEntryError(Exception):
     """A stored entry that cannot be used for this model (corrupt, stale or not matching)."""
-
-
-class UntrustedCacheWarning(UserWarning):
-    """A cache folder, entry or key that someone else could have written: it is not used."""
 
 
 class _Untrusted(Exception):

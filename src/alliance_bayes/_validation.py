@@ -411,10 +411,12 @@ def rater_roles(
         if len(labels) == 1:
             return {}
         example = f"{{{labels[0]!r}: 'patient', {labels[1]!r}: 'therapist'}}"
+        option = f"--rater-roles {labels[0]}=patient,{labels[1]}=therapist"
         raise DataValidationError(
             f"{where} has two raters, {show_some(labels)}, and nothing says which one is the "
             f"patient and which the therapist; pass rater_roles={example} (or the other way "
-            "round). Roles are inferred only for the labels 'patient' and 'therapist'."
+            f"round; on the command line {option}). Roles are inferred only for the labels "
+            "'patient' and 'therapist'."
         )
     given = dict(given)
     unknown = [key for key in given if key not in labels]

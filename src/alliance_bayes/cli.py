@@ -188,6 +188,25 @@ def parse_scale(text: str | None, default: Iterable[float] | None) -> tuple[floa
     return values[0], values[1]
 
 
+def parse_rater_roles(text: str | None) -> dict[str, str] | None:
+    """``--rater-roles client=patient,clinician=therapist`` as ``{label: role}``.
+
+    Examples
+    --------
+    >>> parse_rater_roles("client=patient, clinician=therapist")
+    {'client': 'patient', 'clinician': 'therapist'}
+    """
+    if not text:
+        return None
+    pairs = [part.split("=") for part in text.split(",")]
+    if any(len(pair) != 2 or not all(p.strip() for p in pair) for pair in pairs):
+        _fail(
+            f"--rater-roles {text!r}: give each rater label its role as label=role, e.g. "
+            "--rater-roles client=patient,clinician=therapist."
+        )
+    return {label.strip(): role.strip() for label, role in pairs}
+
+
 # ---------------------------------------------------------------------------- outputs
 def _same_file(a: Path, b: Path) -> bool:
     if a.resolve() == b.resolve():
@@ -331,6 +350,11 @@ def fit_command(
     score: str = typer.Option(None, help="Alliance score column."),
     time: str = typer.Option(None, help="Session (time) column."),
     rater: str = typer.Option(None, help="Rater column (omit for one rater)."),
+    rater_roles: str = typer.Option(
+        None,
+        help="Which rater label is the patient and which the therapist, e.g. "
+        "client=patient,clinician=therapist (needed unless the labels are patient/therapist).",
+    ),
     therapists: Path = typer.Option(None, help="Therapist-level CSV (questionnaires)."),
     scale: str = typer.Option(None, help="Instrument range, e.g. 1,7."),
     draws: int = typer.Option(1000),
@@ -362,6 +386,7 @@ def fit_command(
         _fail(f"name the columns {missing} (e.g. --{missing[0]} <column>).")
     design = model_spec.design
     declared = parse_scale(scale, design.scale if design else None)
+    roles = parse_rater_roles(rater_roles)
     ids = [columns["therapist"], columns["patient"], columns.get("rater")]
     frame = read_csv(data, ids)
     rater_column = columns.get("rater")
@@ -382,6 +407,7 @@ def fit_command(
             score=columns["score"],
             time=columns["time"],
             rater=rater_column,
+            rater_roles=roles,
             therapist_covariates=model_spec.therapist_covariates or (),
             patient_covariates=model_spec.patient_covariates or (),
             therapists=read_csv(therapists, [columns["therapist"]]) if therapists else None,

@@ -18,15 +18,11 @@ import numpy as np
 import pandas as pd
 
 from . import _validation as check
-from .errors import show_some
+from .errors import DataWarning, show_some
 
 TimeCoding = Literal["log", "linear", "as_is"]
 TIME_CODINGS = ("log", "linear", "as_is")
 SINGLE_RATER = "rating"
-
-
-class DataWarning(UserWarning):
-    """The data were accepted, but something in them limits what can be estimated."""
 
 
 @dataclass(frozen=True)

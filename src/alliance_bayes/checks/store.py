@@ -38,7 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import show_some
+from ..errors import (
+    StoreLockedError,
+    StoreMismatchError,
+    StoreWarning,
+    UnsafePathError,
+    show_some,
+)
 
 try:
     import fcntl
@@ -55,22 +61,6 @@ _TEMPORARY = re.compile(r"\.job_\d{6,}\.json\..*\.tmp")
 _FOREIGN = "written under other settings"
 _JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 _JSON_TYPES[type(None)] = "null"
-
-
-class StoreMismatchError(ValueError):
-    """The store holds a different study than the one requested."""
-
-
-class StoreLockedError(OSError):
-    """Another runner is working the store (an OSError: the store is busy, like a locked file)."""
-
-
-class UnsafePathError(ValueError):
-    """A path in the study folder leads out of it (through a symlink)."""
-
-
-class StoreWarning(UserWarning):
-    """Files in a store that are not records of its study were ignored."""
 
 
 def settings_hash(manifest: Mapping[str, Any]) -> str:
