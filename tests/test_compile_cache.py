@@ -26,8 +26,13 @@ import nutpie
 import pytest
 
 import alliance_bayes as ab
+from alliance_bayes import _cache_entry as entry
+from alliance_bayes import _cache_trust as trust
 from alliance_bayes import _compile_cache as cc
-from alliance_bayes.fit import _stored_names, compile_counts, fit
+from alliance_bayes import _graph
+from alliance_bayes import _nutpie_seam as seam
+from alliance_bayes._graph import compile_counts, stored_names
+from alliance_bayes.fit import fit
 from alliance_bayes.models._info import shared_values
 
 DESIGN = ab.Design(n_therapists=8, patients_per_therapist=3, sessions=[1, 2, 4], scale=[1, 7])
@@ -45,7 +50,7 @@ from alliance_bayes import Design, growth_model
 DESIGN = Design(n_therapists=8, patients_per_therapist=3, sessions=[1, 2, 4], scale=[1, 7])
 model = growth_model(DESIGN.to_data(random_seed=1))
 """
-STORED = _stored_names(ab.growth_model(DESIGN.to_data(random_seed=1)))  # as fit stores them
+STORED = stored_names(ab.growth_model(DESIGN.to_data(random_seed=1)))  # as fit stores them
 
 
 SECRET = b"k" * 32  # a key for tests that call the entry functions directly
@@ -67,7 +72,7 @@ class Planted:
 
 
 def planted_body(marker: Path) -> bytes:
-    return pickle.dumps({"format": cc.FORMAT, "layout": Planted(marker)})
+    return pickle.dumps({"format": entry.FORMAT, "layout": Planted(marker)})
 
 
 def old_style_entry(marker: Path) -> bytes:
@@ -78,7 +83,7 @@ def old_style_entry(marker: Path) -> bytes:
 
 def sealed_entry(body: bytes, name: str, secret: bytes) -> bytes:
     """An entry in the current layout, its MAC made with ``secret`` for file name ``name``."""
-    return cc._MAGIC + cc._mac(secret, name, body) + body
+    return entry.MAGIC + entry.mac(secret, name, body) + body
 
 
 def mode(path: Path) -> int:
@@ -144,9 +149,10 @@ def cache_folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cold(cache_folder):
-    """The first compile: a miss, stored; and what ``_compile`` returned, for the spy below."""
+    """The first compile: a miss, stored; and what ``compile_cacheable`` returned (for the spy
+    below)."""
     results = []
-    original = cc._compile
+    original = seam.compile_cacheable
 
     def recording(*args):
         results.append(original(*args))
@@ -154,7 +160,7 @@ def cold(cache_folder):
 
     before = cc.cache_stats()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cc, "_compile", recording)
+        patch.setattr(seam, "compile_cacheable", recording)
         compiled = cc.compile_nutpie_model(tiny_model(), STORED)
     after = cc.cache_stats()
     assert (after["miss"] - before["miss"], after["hit"] - before["hit"]) == (1, 0)
@@ -182,34 +188,34 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
 
 def test_entry_key_depends_on_structure_and_stored_names():
     model = tiny_model()
-    key = cc.entry_key(model, ["level"])
-    assert key == cc.entry_key(tiny_model(), ["level"])
-    assert key != cc.entry_key(model, ["level", "growth"])
+    key = entry.entry_key(model, ["level"])
+    assert key == entry.entry_key(tiny_model(), ["level"])
+    assert key != entry.entry_key(model, ["level", "growth"])
     # the number of therapists is data in the integrated model (198fcb7); the likelihood is not
     other = ab.growth_model(DESIGN.to_data(random_seed=1), likelihood="student_t")
-    assert key != cc.entry_key(other, ["level"])
+    assert key != entry.entry_key(other, ["level"])
 
 
 @pytest.mark.filterwarnings("ignore::alliance_bayes._compile_cache.UntrustedCacheWarning")
-@pytest.mark.parametrize("content", [b"", b"not a cache entry", cc._MAGIC + b"\0" * 40])
+@pytest.mark.parametrize("content", [b"", b"not a cache entry", entry.MAGIC + b"\0" * 40])
 def test_garbage_entry_is_rejected_and_deleted(tmp_path, content):
     path = tmp_path / "entry.nbmodel"
     path.write_bytes(content)
     os.chmod(path, 0o600)
     before = cc.cache_stats()["invalid"]
-    assert cc._try_load(path, tiny_model(), SECRET) is None
+    assert cc.DiskStore(tmp_path)._load_entry(path, tiny_model(), SECRET) is None
     assert cc.cache_stats()["invalid"] == before + 1
     assert not path.exists()
 
 
 def test_callback_source_is_literal_about_the_layout():
-    item = cc._SharedInput("time", "float64", 1, data_word=3, shape_word=7)
-    layout = cc._Layout(4, 6, 9, "descr", (item,), ())
-    source = cc._logp_source(layout)
+    item = seam.SharedInput("time", "float64", 1, data_word=3, shape_word=7)
+    layout = seam.Layout(4, 6, 9, "descr", (item,), ())
+    source = seam.logp_source(layout)
     view = "numba.carray(address_as_void_pointer(words[3]), (int(words[7]), ), np.float64)"
     assert f"s0 = readonly({view})" in source
     assert "inner(x, s0)" in source
-    assert "inner(x)" in cc._expand_source(layout)
+    assert "inner(x)" in seam.expand_source(layout)
 
 
 # --- fast: trust (no compile) ----------------------------------------------------------------
@@ -219,7 +225,7 @@ class _StubCompiled:
     shape_info = ((), (), ())
 
 
-_STUB_LAYOUT = cc._Layout(4, 6, 9, "descr", (), ())
+_STUB_LAYOUT = seam.Layout(4, 6, 9, "descr", (), ())
 
 
 @pytest.fixture
@@ -246,14 +252,14 @@ def no_compile(monkeypatch):
         calls.append("plain")
         return "plain nutpie compile"
 
-    monkeypatch.setattr(cc, "_compile", cacheable)
-    monkeypatch.setattr(cc, "_reduced", lambda callback: ("stub",))
-    monkeypatch.setattr(cc, "_nutpie_compile", plain)
+    monkeypatch.setattr(seam, "compile_cacheable", cacheable)
+    monkeypatch.setattr(seam, "reduced", lambda callback: ("stub",))
+    monkeypatch.setattr(seam, "nutpie_compile", plain)
     return calls
 
 
 def entry_of(folder: Path, model) -> Path:
-    return cc._entry_path(folder, cc.entry_key(model, STORED))
+    return entry.entry_path(folder, entry.entry_key(model, STORED))
 
 
 def make_folder(folder: Path) -> None:
@@ -288,7 +294,7 @@ def test_new_cache_folder_entries_and_key_are_private_whatever_the_umask(private
         "entry": mode(entry_of(private_cache, model)),
     }
     assert modes == {"cache": 0o700, "compiled": 0o700, "entry": 0o600}
-    key = cc.key_file()
+    key = trust.key_file()
     assert (mode(key.parent), mode(key)) == (0o700, 0o600)
 
 
@@ -342,7 +348,7 @@ def test_entry_others_can_write_is_not_read_even_with_a_valid_mac(
     make_folder(private_cache)
     path = entry_of(private_cache, model)
     marker = tmp_path / "planted-code-ran"
-    path.write_bytes(sealed_entry(planted_body(marker), path.name, cc._secret_key()))
+    path.write_bytes(sealed_entry(planted_body(marker), path.name, trust.secret_key()))
     os.chmod(path, 0o666)
     with pytest.warns(cc.UntrustedCacheWarning, match="writable by group or others") as caught:
         cc.compile_nutpie_model(model, STORED)
@@ -350,7 +356,7 @@ def test_entry_others_can_write_is_not_read_even_with_a_valid_mac(
     assert str(path) in str(caught[0].message)
     assert no_compile == ["cacheable"]  # compiled, and a private entry stored in its place
     assert mode(path) == 0o600
-    assert cc._read_entry(path, cc._secret_key())["format"] == cc.FORMAT
+    assert entry.read_entry(path, trust.secret_key())["format"] == entry.FORMAT
 
 
 def wrong_mac(path: Path, marker: Path) -> bytes:
@@ -359,11 +365,11 @@ def wrong_mac(path: Path, marker: Path) -> bytes:
 
 def mac_of_another_entry(path: Path, marker: Path) -> bytes:
     """A genuine entry (the user's key) written for another model structure, renamed here."""
-    return sealed_entry(planted_body(marker), "0" * 64 + ".nbmodel", cc._secret_key())
+    return sealed_entry(planted_body(marker), "0" * 64 + ".nbmodel", trust.secret_key())
 
 
 def corrupted(path: Path, marker: Path) -> bytes:
-    raw = bytearray(sealed_entry(planted_body(marker), path.name, cc._secret_key()))
+    raw = bytearray(sealed_entry(planted_body(marker), path.name, trust.secret_key()))
     raw[-5] ^= 0xFF
     return bytes(raw)
 
@@ -403,28 +409,28 @@ def test_forged_entry_in_a_private_cache_does_not_run_and_is_replaced(
     if problem == "fails its authentication":  # possibly an attack: a warning, not a log line
         assert any(issubclass(w.category, cc.UntrustedCacheWarning) for w in caught)
     assert no_compile == ["cacheable"]
-    assert cc._read_entry(path, cc._secret_key())["format"] == cc.FORMAT  # the new entry
+    assert entry.read_entry(path, trust.secret_key())["format"] == entry.FORMAT  # the new entry
 
 
 def test_entries_round_trip_and_are_bound_to_key_and_name(tmp_path):
     path = tmp_path / "a.nbmodel"
-    content = {"format": cc.FORMAT, "layout": "anything"}
-    cc._write_entry(path, content, SECRET)
-    assert cc._read_entry(path, SECRET) == content
+    content = {"format": entry.FORMAT, "layout": "anything"}
+    entry.write_entry(path, content, SECRET)
+    assert entry.read_entry(path, SECRET) == content
     with pytest.raises(cc.CacheEntryError, match="authentication"):
-        cc._read_entry(path, b"x" * 32)
+        entry.read_entry(path, b"x" * 32)
     moved = path.rename(tmp_path / "b.nbmodel")
     with pytest.raises(cc.CacheEntryError, match="authentication"):
-        cc._read_entry(moved, SECRET)
+        entry.read_entry(moved, SECRET)
 
 
 def test_key_is_made_once_and_never_replaced(private_cache):
-    first = cc._secret_key()
+    first = trust.secret_key()
     assert len(first) == 32 and first != SECRET
-    assert cc._secret_key() == first
-    cc._create_key(cc.key_file())  # a second process racing to make it: the first key stays
-    assert cc._secret_key() == first
-    assert [p.name for p in cc.key_file().parent.iterdir()] == ["cache.key"]
+    assert trust.secret_key() == first
+    trust.create_key(trust.key_file())  # a second process racing to make it: the first key stays
+    assert trust.secret_key() == first
+    assert [p.name for p in trust.key_file().parent.iterdir()] == ["cache.key"]
 
 
 KEY_OPEN = "is readable or writable by group or others"
@@ -441,8 +447,8 @@ KEY_OPEN = "is readable or writable by group or others"
     ids=["key 644", "key 640", "key folder 777", "malformed key"],
 )
 def test_key_that_is_not_private_is_not_used(private_cache, no_compile, damage, named, problem):
-    key = cc.key_file()
-    cc._secret_key()
+    key = trust.key_file()
+    trust.secret_key()
     damage(key)
     with pytest.warns(cc.UntrustedCacheWarning, match="cache key") as caught:
         result = cc.compile_nutpie_model(tiny_model(), STORED)
@@ -462,9 +468,9 @@ def test_key_inside_the_cache_folder_is_refused(private_cache, no_compile, monke
 def test_key_file_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("ALLIANCE_BAYES_CACHE_KEY_FILE", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    assert cc.key_file() == tmp_path / "alliance_bayes" / "cache.key"
+    assert trust.key_file() == tmp_path / "alliance_bayes" / "cache.key"
     monkeypatch.setenv("ALLIANCE_BAYES_CACHE_KEY_FILE", str(tmp_path / "k"))
-    assert cc.key_file() == tmp_path / "k"
+    assert trust.key_file() == tmp_path / "k"
 
 
 # --- slow: real compiles --------------------------------------------------------------------
@@ -522,7 +528,7 @@ def test_corrupt_entry_falls_back_to_compiling(cold, reference, cache_folder, mo
     """A flipped byte: the entry is rejected and deleted, the model compiled and stored again.
 
     The compile itself is replaced by the fixture's result to spare a third ~40 s compile; the
-    fixture ran the real ``_compile``.
+    fixture ran the real ``compile_cacheable``.
     """
     _, compile_result = cold
     (path,) = cache_folder.glob("*.nbmodel")
@@ -530,7 +536,9 @@ def test_corrupt_entry_falls_back_to_compiling(cold, reference, cache_folder, mo
     raw[len(raw) // 2] ^= 0xFF
     path.write_bytes(bytes(raw))
     calls = []
-    monkeypatch.setattr(cc, "_compile", lambda *args: calls.append(args) or compile_result)
+    monkeypatch.setattr(
+        seam, "compile_cacheable", lambda *args: calls.append(args) or compile_result
+    )
     before = cc.cache_stats()
     with pytest.warns(cc.UntrustedCacheWarning, match="fails its authentication"):
         compiled = cc.compile_nutpie_model(tiny_model(), STORED)
@@ -544,14 +552,14 @@ def test_corrupt_entry_falls_back_to_compiling(cold, reference, cache_folder, mo
         "untrusted": 0,
     }
     assert_same_density(compiled, reference)
-    content = cc._read_entry(path, cc._secret_key())  # stored again, whole
-    assert content["format"] == cc.FORMAT
+    content = entry.read_entry(path, trust.secret_key())  # stored again, whole
+    assert content["format"] == entry.FORMAT
 
 
 @pytest.mark.slow
 def test_fit_goes_through_the_disk_cache(cold, monkeypatch):
     # an empty in-process cache for this test only: other tests' compiled models stay cached
-    monkeypatch.setattr(sys.modules["alliance_bayes.fit"], "_CACHE", {})
+    monkeypatch.setattr(_graph, "CACHE", _graph.GraphCache())
     data = ab.simulate(tiny_model(), TRUTH, random_seed=2)
     before, counts = cc.cache_stats(), compile_counts()
     idata = fit(
@@ -581,9 +589,9 @@ def test_fit_succeeds_after_refusing_a_forged_entry(cold, reference, tmp_path, m
     def plain(model, var_names):
         return reference.with_data(**shared_values(model, reference.shared_data))
 
-    monkeypatch.setattr(cc, "_compile", cacheable)
-    monkeypatch.setattr(cc, "_nutpie_compile", plain)
-    monkeypatch.setattr(sys.modules["alliance_bayes.fit"], "_CACHE", {})
+    monkeypatch.setattr(seam, "compile_cacheable", cacheable)
+    monkeypatch.setattr(seam, "nutpie_compile", plain)
+    monkeypatch.setattr(_graph, "CACHE", _graph.GraphCache())
     monkeypatch.setenv("ALLIANCE_BAYES_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("ALLIANCE_BAYES_CACHE_KEY_FILE", str(tmp_path / "config" / "cache.key"))
     folder = tmp_path / "cache" / "compiled"
