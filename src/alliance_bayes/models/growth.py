@@ -179,7 +179,8 @@ def growth_model(
         else:
             _likelihood(spec.likelihood, data, rows, mu, sigma[rater_idx], resolved)
 
-    used = {k: v for k, v in resolved.items() if k in _used_priors(spec, t_names, p_names)}
+    # a prior is used when its parameter is in the graph (a coefficient only with covariates)
+    used = {k: v for k, v in resolved.items() if k in model.named_vars}
     return attach_info(model, spec=spec, data=data, priors=used)
 
 
@@ -296,22 +297,3 @@ def _marginal_likelihood(
         observed=observed,
         dims="obs",
     )
-
-
-def _used_priors(spec: ModelSpec, t_names: list[str], p_names: list[str]) -> set[str]:
-    used = {
-        "level",
-        "growth",
-        "therapist_sd",
-        "patient_sd",
-        "therapist_corr",
-        "patient_corr",
-        "sigma",
-    }
-    if t_names:
-        used |= {"level_coef", "growth_coef"}
-    if p_names:
-        used |= {"patient_level_coef", "patient_growth_coef"}
-    if spec.likelihood == "student_t":
-        used.add("nu")
-    return used
