@@ -92,14 +92,14 @@ def compiled_model(model: pm.Model, backend: str = "numba") -> _Compiled:
     """The nutpie-compiled model for ``model``'s structure, with ``model``'s data swapped in."""
     import nutpie
 
-    from ._compile_cache import compile_nutpie_model
+    from ._compile_cache import default_store
 
     key = f"{backend}:{structure_key(model)}"
     cached = _CACHE.get(key)
     if cached is None:
         _COUNTS["compile"] += 1
         if backend == "numba":  # from the disk cache when another process compiled it
-            compiled = compile_nutpie_model(model, var_names=_stored_names(model))
+            compiled = default_store().get_or_compile(model, var_names=_stored_names(model))
         else:
             register_jax_dispatch()
             compiled = nutpie.compile_pymc_model(
