@@ -97,3 +97,44 @@ def test_design_show_bad_toml_is_one_error_line(runner, tmp_path, text, fragment
 def test_help_offers_debug(runner):
     result = runner.invoke(app, ["--help"])
     assert "--debug" in result.output
+
+
+def test_python_m_runs_every_command():
+    """``python -m alliance_bayes.cli`` is the whole command (it once lacked ppc, sbc, ...)."""
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "alliance_bayes.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    for command in ("simulate", "fit", "ppc", "compare", "sbc", "power", "report", "design"):
+        assert command in result.stdout
+
+
+def test_the_command_modules_import_the_app_and_never_each_other():
+    """``app`` imports no command group, and no group imports another: no import cycle."""
+    import ast
+    from pathlib import Path
+
+    import alliance_bayes.cli
+
+    folder = Path(alliance_bayes.cli.__file__).parent
+    groups = {"data", "models", "checks", "studies"}
+    for path in folder.glob("*.py"):
+        if path.stem in ("__init__", "__main__"):
+            continue
+        tree = ast.parse(path.read_text())
+        siblings = {
+            alias.name if node.module is None else node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 1
+            for alias in node.names
+        }
+        assert not siblings & groups, (path.name, siblings & groups)
+        if path.stem == "app":
+            assert not siblings, siblings

@@ -440,3 +440,23 @@ def test_malformed_rater_roles_are_one_line(tmp_path, roles):
     data = write_two_raters(tmp_path / "ratings.csv")
     args = fit_args(data, tmp_path / "fit.nc", "--rater", "informant", "--rater-roles", roles)
     assert_one_line_error(runner.invoke(app, args), "--rater-roles", "label=role")
+
+
+@pytest.mark.parametrize("command", ["sbc", "recovery", "power"])
+def test_the_shared_study_options_reach_the_study_as_settings_and_executor(
+    tmp_path, no_study, command
+):
+    from alliance_bayes.checks import FitSettings
+
+    args = [command, "nissen_lie_2013_patient", "--n", "1", "--out", str(tmp_path / "s")]
+    shared = ["--workers", "3", "--draws", "7", "--tune", "8", "--chains", "1", "--seed", "5"]
+    with pytest.raises(Stopped):
+        runner.invoke(app, [*args, *shared, "--adopt"], catch_exceptions=False)
+    assert no_study["settings"] == FitSettings(draws=7, tune=8, chains=1)
+    assert (no_study["executor"], no_study["random_seed"], no_study["adopt"]) == (3, 5, True)
+    no_study.clear()
+    with pytest.raises(Stopped):  # a scheduler wins over --workers, as before
+        runner.invoke(app, [*args, "--workers", "3", "--scheduler", "tcp://h:1"],
+                      catch_exceptions=False)  # fmt: skip
+    assert no_study["executor"] == "tcp://h:1"
+    assert no_study["settings"] == FitSettings()  # the defaults of run_sbc & co.

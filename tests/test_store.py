@@ -146,7 +146,7 @@ def test_records_of_another_study_are_refused_not_overwritten(tmp_path):
         assert list(other.records()) == []
     jobs = [Job(index=i, study_seed=2, spec={}, fit_spec={}, design={}, truth=None) for i in (0, 1)]
     with pytest.raises(StoreMismatchError, match=r"job_000001\.json"):
-        runner.run_jobs(jobs, other, workers=1, progress=False, job_function=fake_job)
+        runner.run_jobs(jobs, other, executor=1, progress=False, job_function=fake_job)
     assert planted.read_bytes() == before
     assert not other.record_path(0).exists()  # refused before any job ran
 
@@ -241,7 +241,7 @@ POOL_SCRIPT = textwrap.dedent("""
         store.open({"kind": "sbc", "seed": 1, "n_jobs": 4})
         jobs = [Job(i, 1, {}, {}, {}, None) for i in range(4)]
         runner.run_job = sleepy  # looked up when the jobs run
-        runner.run_jobs(jobs, store, workers=2, progress=False)
+        runner.run_jobs(jobs, store, executor=2, progress=False)
 """)
 
 
@@ -399,3 +399,49 @@ def test_a_store_without_oddities_reads_without_warnings(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(list(store.records())) == 3
+
+
+# ---------------------------------------------------------------------------- settings, executor
+def test_settings_and_executor_stand_for_the_older_keywords(tmp_path, fake_jobs):
+    from alliance_bayes.checks import FitSettings
+    from alliance_bayes.checks.sbc import run_sbc
+
+    spec = ab.ModelSpec.shipped(SPEC)
+    new = run_sbc(
+        spec,
+        n_sims=3,
+        store=tmp_path / "new",
+        settings=FitSettings(draws=100, tune=50, thin=2),
+        executor=1,
+        progress=False,
+    )
+    old = run_sbc(
+        spec, n_sims=3, store=tmp_path / "old", draws=100, tune=50, thin=2, workers=1,
+        progress=False,
+    )  # fmt: skip
+    assert new.manifest["settings"] == old.manifest["settings"]
+    assert new.manifest["settings"] == {
+        "draws": 100, "tune": 50, "chains": 2, "thin": 2, "posterior_scale": 1.0
+    }  # fmt: skip
+    assert len(fake_jobs) == 6
+
+
+def test_study_options_refuse_what_they_cannot_read():
+    from alliance_bayes.checks import FitSettings
+
+    assert runner.study_options(FitSettings(draws=9), None, chains=3, workers=2) == (
+        FitSettings(draws=9, chains=3),
+        2,
+    )
+    # a client before a scheduler before workers, as the older keywords were read
+    assert runner.study_options(workers=2, scheduler="tcp://h:1")[1] == "tcp://h:1"
+    with pytest.raises(TypeError, match=r"unexpected keyword.*'draw'"):
+        runner.study_options(draw=100)
+    with pytest.raises(TypeError, match="not both"):
+        runner.study_options(executor=2, workers=2)
+    with pytest.raises(TypeError, match="executor=True"):
+        runner.study_options(executor=True)
+    with pytest.raises(TypeError, match=r"distributed\.Client"):
+        runner.study_options(executor=object())
+    with pytest.raises(ValueError, match="1 or more"):
+        runner.study_options(executor=-1)

@@ -37,8 +37,8 @@ from .models import explicit_effects, is_marginal
 from .models._info import model_info, shared_values, structure_key
 from .models._marginal import check_rating_sums
 from .models._marginal_kernel import register_jax_dispatch
-from .vocabulary import is_internal
 
+INTERNAL_SUFFIXES = ("_offset", "_chol_cov", "_packed")
 # The pointwise log-likelihood is added by default up to this many values (chains x draws x
 # observations; 10**8 float64 values are 800 MB): 4 x 1000 draws of 25,000 ratings.
 LOG_LIKELIHOOD_AUTO_LIMIT = 10**8
@@ -83,23 +83,28 @@ def clear_compile_cache() -> None:
     clear_all()
 
 
+def _is_internal(name: str) -> bool:
+    """Offsets, Cholesky factors and transformed values are internal, not vocabulary."""
+    return name.endswith(INTERNAL_SUFFIXES) or name.endswith("__")
+
+
 def _stored_names(model: pm.Model) -> list[str]:
     names = [v.name for v in model.free_RVs + model.deterministics]
-    return [n for n in names if not is_internal(n)]
+    return [n for n in names if not _is_internal(n)]
 
 
 def compiled_model(model: pm.Model, backend: str = "numba") -> _Compiled:
     """The nutpie-compiled model for ``model``'s structure, with ``model``'s data swapped in."""
     import nutpie
 
-    from ._compile_cache import default_store
+    from ._compile_cache import compile_nutpie_model
 
     key = f"{backend}:{structure_key(model)}"
     cached = _CACHE.get(key)
     if cached is None:
         _COUNTS["compile"] += 1
         if backend == "numba":  # from the disk cache when another process compiled it
-            compiled = default_store().get_or_compile(model, var_names=_stored_names(model))
+            compiled = compile_nutpie_model(model, var_names=_stored_names(model))
         else:
             register_jax_dispatch()
             compiled = nutpie.compile_pymc_model(
@@ -394,7 +399,7 @@ def _sample_nutpie(
 def _with_model_coords(idata: az.InferenceData, model: pm.Model) -> az.InferenceData:
     """Posterior coords from this model (a reused compiled model carries the first one's labels)."""
     posterior = idata.posterior
-    keep = [n for n in posterior.data_vars if not is_internal(str(n))]
+    keep = [n for n in posterior.data_vars if not _is_internal(str(n))]
     posterior = posterior[keep]
     for name in keep:
         dims = model.named_vars_to_dims.get(name)

@@ -27,7 +27,12 @@ from .data import AllianceData
 from .models import explicit_effects
 from .models._info import ModelInfo, model_info, shared_values, structure_key
 from .spec import _read_toml, _write_toml
-from .vocabulary import parameters
+
+VOCABULARY = (
+    "level", "growth", "level_coef", "growth_coef", "patient_level_coef", "patient_growth_coef",
+    "therapist_sd", "patient_sd", "therapist_corr", "patient_corr", "sigma", "nu",
+    "intercept", "coef",
+)  # fmt: skip
 
 
 @dataclass
@@ -147,7 +152,11 @@ class Truth:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Truth:
         """A truth from plain values, checked: vocabulary names, numbers only."""
-        _check_names(values, ValueError)
+        unknown = sorted(set(values) - set(VOCABULARY))
+        if unknown:
+            raise ValueError(
+                f"unknown truth names {unknown}; the vocabulary is {list(VOCABULARY)}."
+            )
         for name, value in values.items():
             bad = [leaf for leaf in _leaves_of(value) if not _is_number(leaf)]
             if bad:
@@ -157,7 +166,9 @@ class Truth:
     def arrays(self, model: pm.Model) -> dict[str, np.ndarray]:
         """The values as arrays in the order of ``model``'s coords (only what it needs)."""
         info = model_info(model)
-        _check_names(self.values, KeyError)
+        unknown = sorted(set(self.values) - set(VOCABULARY))
+        if unknown:
+            raise KeyError(f"unknown truth names {unknown}; the vocabulary is {list(VOCABULARY)}.")
         needed = parameter_dims(model)
         missing = sorted(set(needed) - set(self.values))
         if missing:
@@ -169,16 +180,10 @@ class Truth:
         }
 
 
-def _check_names(values: Mapping[str, Any], error: type[Exception]) -> None:
-    unknown = sorted(set(values) - set(parameters()))
-    if unknown:
-        raise error(f"unknown truth names {unknown}; the vocabulary is {list(parameters())}.")
-
-
 def parameter_dims(model: pm.Model) -> dict[str, tuple[str, ...]]:
     """Vocabulary parameters of ``model`` that a truth must give, with their dims."""
     out = {}
-    for name in parameters():
+    for name in VOCABULARY:
         if name in model.named_vars:
             out[name] = tuple(model.named_vars_to_dims.get(name, ()))
     return out

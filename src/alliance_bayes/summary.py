@@ -16,8 +16,21 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .vocabulary import icc, labels_text, reported, scalars, terms
-
+FIXED_EFFECTS = (
+    "level",
+    "growth",
+    "level_coef",
+    "growth_coef",
+    "patient_level_coef",
+    "patient_growth_coef",
+    "intercept",
+    "coef",
+    "coef_std",
+    "r2",
+    "sigma",
+    "nu",
+)
+SCALES = ("therapist_sd", "patient_sd")
 DIM_COLUMNS = {
     "rater": "rater",
     "therapist_covariate": "covariate",
@@ -38,10 +51,16 @@ def _data_attrs(idata: az.InferenceData) -> dict[str, Any]:
 
 def _raw_sd(idata: az.InferenceData, name: str, covariate: str | None) -> float | None:
     """SD of a covariate on the user's scale, to turn a per-SD effect into a per-unit one."""
-    levels = {t.name: t.level for t in terms() if t.kind == "coefficient"}
-    if covariate is None or name not in levels:
+    if covariate is None or name not in (
+        "level_coef",
+        "growth_coef",
+        "coef",
+        "patient_level_coef",
+        "patient_growth_coef",
+    ):
         return None
-    return _data_attrs(idata).get(f"{levels[name]}_covariate_sd", {}).get(covariate)
+    level = "patient" if name.startswith("patient_") else "therapist"
+    return _data_attrs(idata).get(f"{level}_covariate_sd", {}).get(covariate)
 
 
 def summarize(
@@ -58,13 +77,17 @@ def summarize(
     >>> table.query("parameter == 'growth_coef'")  # doctest: +SKIP
     """
     posterior = idata.posterior
-    names = [n for n in (var_names or reported(correlations=False)) if n in posterior]
+    names = [n for n in (var_names or FIXED_EFFECTS + SCALES) if n in posterior]
     ess = az.ess(posterior[names], method="bulk")
     r_hat = az.rhat(posterior[names]) if posterior.sizes["chain"] > 1 else None
     rows = []
     for name in names:
-        for labels, values in scalars(posterior[name]):
-            draws = values.ravel()
+        array = posterior[name]
+        extra = [d for d in array.dims if d not in ("chain", "draw")]
+        stacked = array.stack(__s__=("chain", "draw")).transpose(*extra, "__s__")
+        for index in np.ndindex(*[array.sizes[d] for d in extra]):
+            labels = {d: array[d].values[i] for d, i in zip(extra, index, strict=True)}
+            draws = stacked.to_numpy()[index]
             low, high = _interval(draws, prob)
             row = {"parameter": name, "rater": None, "covariate": None, "component": None}
             row |= {DIM_COLUMNS.get(d, d): str(v) for d, v in labels.items()}
@@ -91,8 +114,7 @@ def variance_components(idata: az.InferenceData, prob: float = 0.95) -> pd.DataF
 
     The ICC of rater ``r`` is ``therapist_sd[r:level]^2 / (therapist_sd[r:level]^2 +
     patient_sd[r:level]^2 + sigma[r]^2)``: the share of the variance of ratings at time 0 that
-    lies between therapists (:func:`alliance_bayes.vocabulary.icc`). A correlation's term is
-    its pair of components below the diagonal, ``later, earlier``, as in every other result.
+    lies between therapists.
 
     Examples
     --------
@@ -101,23 +123,33 @@ def variance_components(idata: az.InferenceData, prob: float = 0.95) -> pd.DataF
     posterior = idata.posterior
     rows = []
     for level in ("therapist", "patient"):
-        for kind in ("sd", "corr"):
-            for labels, draws in scalars(posterior[f"{level}_{kind}"]):
-                rows.append(_row(kind, level, labels_text(list(labels.values())), draws, prob))
-    shares = icc(posterior)
+        sd = posterior[f"{level}_sd"]
+        for component in sd["component"].values:
+            rows.append(_row("sd", level, str(component), sd.sel(component=component), prob))
+        corr = posterior[f"{level}_corr"]
+        components = list(corr["component"].values)
+        for i, a in enumerate(components):
+            for b in components[i + 1 :]:
+                rows.append(
+                    _row("corr", level, f"{a} ~ {b}", corr.sel(component=a, component_=b), prob)
+                )
     for rater in posterior["sigma"]["rater"].values:
-        rows.append(_row("sd", "residual", str(rater), posterior["sigma"].sel(rater=rater), prob))
-        rows.append(_row("icc", "therapist", str(rater), shares.sel(rater=rater), prob))
+        sigma = posterior["sigma"].sel(rater=rater)
+        rows.append(_row("sd", "residual", str(rater), sigma, prob))
+        component = f"{rater}:level"
+        between = posterior["therapist_sd"].sel(component=component) ** 2
+        within = posterior["patient_sd"].sel(component=component) ** 2 + sigma**2
+        rows.append(_row("icc", "therapist", str(rater), between / (between + within), prob))
     return pd.DataFrame(rows)
 
 
-def _row(kind: str, level: str, label: str, draws: Any, prob: float) -> dict[str, Any]:
-    values = np.asarray(draws).ravel()
+def _row(kind: str, level: str, term: str, draws: xr.DataArray, prob: float) -> dict[str, Any]:
+    values = draws.to_numpy().ravel()
     low, high = _interval(values, prob)
     return {
         "kind": kind,
         "level": level,
-        "term": label,
+        "term": term,
         "mean": values.mean(),
         "sd": values.std(ddof=1),
         "lower": low,

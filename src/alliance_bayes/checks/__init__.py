@@ -5,6 +5,7 @@ recovery (:mod:`.recovery`) and power (:mod:`.power`), the last three on a resum
 runner (:mod:`.runner`, local processes or Dask) with a store of JSON records (:mod:`.store`).
 """
 
+from .jobs import FitSettings
 from .power import PowerResult, run_power
 from .ppc import posterior_predictive, prior_implied_alliance, prior_predictive
 from .recovery import RecoveryResult, run_recovery
@@ -13,6 +14,7 @@ from .statistics import Statistic, default_statistics, ppc_statistics
 from .store import StoreLockedError, StoreMismatchError, StoreWarning, UnsafePathError
 
 __all__ = [
+    "FitSettings",
     "PowerResult",
     "RecoveryResult",
     "SBCResult",

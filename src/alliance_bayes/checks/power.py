@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from ..simulate import Truth
 from ..spec import Design, ModelSpec
 from .jobs import QUANTILES, FitSettings
-from .runner import run_study
+from .runner import Executor, run_study, study_options
 from .sbc import records_frame
 from .store import MANIFEST, Store, StoreMismatchError, inside, write_json_atomic
 
@@ -59,32 +59,32 @@ def run_power(
     *,
     target: str = "growth_coef[patient, burdens]",
     rule: str = "95% interval excludes 0",
-    draws: int = 500,
-    tune: int = 500,
-    chains: int = 2,
     store: str | os.PathLike = "power_study",
-    workers: int | None = None,
-    client: Any = None,
-    scheduler: str | None = None,
+    settings: FitSettings | None = None,
+    executor: Executor = None,
     random_seed: int = 0,
-    cores: int = 1,
     progress: bool = True,
     adopt: bool = False,
+    **options: Any,
 ) -> PowerResult:
     """Assurance of each design (one sub-store per design, each resumable).
 
     The folder ``store`` gets a manifest of its own (kind ``"power"``: the target, the rule and
     the designs' sub-folders), so that a report of the folder needs nothing else. The result
     holds the first ``n_reps`` replications of each design; ``adopt`` is passed to each
-    sub-store (see :meth:`Store.open`).
+    sub-store (see :meth:`Store.open`). ``settings`` (the sampler settings of every fit),
+    ``executor`` (where the jobs run) and the shorthands of earlier versions (``draws=``,
+    ``workers=``, ...) are those of :func:`~alliance_bayes.checks.sbc.run_sbc`.
 
     Examples
     --------
     >>> base = Design.nissen_lie_2013()
     >>> designs = {f"{n} therapists": Design(**{**base.__dict__, "n_therapists": n,
     ...            "patients_per_therapist": 4}) for n in (20, 40, 80)}  # doctest: +SKIP
-    >>> run_power(spec, designs, Truth.nissen_lie_2013(), n_reps=100).plot()  # doctest: +SKIP
+    >>> run_power(spec, designs, Truth.nissen_lie_2013(), n_reps=100,
+    ...           settings=FitSettings(draws=300), executor=2).plot()  # doctest: +SKIP
     """
+    settings, executor = study_options(settings, executor, **options)
     named = (
         dict(designs)
         if isinstance(designs, Mapping)
@@ -94,7 +94,6 @@ def run_power(
         }
     )
     rule_met(rule, dict.fromkeys([f"q{q:g}" for q in QUANTILES], 0.0))  # fail early on a typo
-    settings = FitSettings(draws=draws, tune=tune, chains=chains, cores=cores)
     top = Store(store)
     with top.lock():  # one power runner per folder; each design's store is locked too
         slugs = write_power_manifest(store, target=target, rule=rule, designs=list(named))
@@ -108,9 +107,7 @@ def run_power(
                 truth=truth,
                 settings=settings,
                 random_seed=random_seed + i,
-                workers=workers,
-                client=client,
-                scheduler=scheduler,
+                executor=executor,
                 progress=progress,
                 loglik=False,
                 adopt=adopt,

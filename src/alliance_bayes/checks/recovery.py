@@ -19,7 +19,7 @@ from ..models import build_model
 from ..simulate import Truth, draw_prior
 from ..spec import Design, ModelSpec
 from .jobs import FitSettings, quantity_draws
-from .runner import run_study
+from .runner import Executor, run_study, study_options
 from .sbc import _design, _grid, records_frame
 from .store import Store
 
@@ -32,33 +32,33 @@ def run_recovery(
     truth: Truth | dict | None = None,
     n_reps: int = 50,
     *,
-    draws: int = 500,
-    tune: int = 500,
-    chains: int = 2,
     store: str | os.PathLike = "recovery_study",
-    workers: int | None = None,
-    client: Any = None,
-    scheduler: str | None = None,
+    settings: FitSettings | None = None,
+    executor: Executor = None,
     random_seed: int = 0,
-    cores: int = 1,
     progress: bool = True,
     adopt: bool = False,
+    **options: Any,
 ) -> RecoveryResult:
     """Run (or resume) a recovery study at fixed true values.
 
     The result holds the first ``n_reps`` replications, even if the store holds more;
     ``adopt`` takes the records of a store whose manifest was lost (see :meth:`Store.open`).
+    ``settings`` (the sampler settings of every fit), ``executor`` (where the jobs run) and
+    the shorthands of earlier versions (``draws=``, ``workers=``, ...) are those of
+    :func:`~alliance_bayes.checks.sbc.run_sbc`.
 
     Examples
     --------
     >>> result = run_recovery(ModelSpec.shipped("nissen_lie_2013_patient"),
-    ...                       truth=Truth.nissen_lie_2013(), n_reps=50)  # doctest: +SKIP
+    ...                       truth=Truth.nissen_lie_2013(), n_reps=50,
+    ...                       settings=FitSettings(draws=300), executor=2)  # doctest: +SKIP
     >>> result.table()  # doctest: +SKIP
     """
+    settings, executor = study_options(settings, executor, **options)
     design = _design(spec, design)
     if truth is None:
         raise ValueError("recovery needs true values: pass truth=Truth(...) or a preset.")
-    settings = FitSettings(draws=draws, tune=tune, chains=chains, cores=cores)
     folder = run_study(
         "recovery",
         spec,
@@ -68,9 +68,7 @@ def run_recovery(
         truth=truth,
         settings=settings,
         random_seed=random_seed,
-        workers=workers,
-        client=client,
-        scheduler=scheduler,
+        executor=executor,
         progress=progress,
         loglik=False,
         adopt=adopt,

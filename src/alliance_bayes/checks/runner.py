@@ -9,13 +9,19 @@ On a Dask cluster, start a scheduler and workers with Dask's own commands, e.g.:
     dask scheduler --port 8786                       # on one machine
     dask worker tcp://scheduler-host:8786 --nworkers 2 --nthreads 1   # on each worker machine
 
-and pass ``scheduler="tcp://scheduler-host:8786"`` (or ``client=distributed.Client(...)``).
+and pass ``executor="tcp://scheduler-host:8786"`` (or ``executor=distributed.Client(...)``).
 Workers need alliance_bayes installed; the records come back to the machine that runs the study.
+
+Every study (:func:`run_sbc`, :func:`run_recovery`, :func:`run_power`) takes the same two
+things besides its own: ``settings`` (a :class:`FitSettings`, the sampler settings of every fit)
+and ``executor`` (where the jobs run); :func:`study_options` reads both, and the keywords of
+earlier versions (``draws=``, ``workers=``, ...), in one place.
 """
 
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -55,6 +61,77 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+# Where a study's jobs run: None (or 0) one local process per core, an int that many local
+# processes (1: in this process), a str the address of a Dask scheduler, or a distributed.Client.
+Executor = int | str | Any | None
+
+_EXECUTOR_KEYWORDS = ("client", "scheduler", "workers")  # of earlier versions; the first wins
+
+
+def study_options(
+    settings: FitSettings | None = None, executor: Executor = None, **options: Any
+) -> tuple[FitSettings, Executor]:
+    """The sampler settings and the executor of a study, from its arguments.
+
+    Parameters
+    ----------
+    settings
+        Sampler settings of every fit (default: ``FitSettings()``).
+    executor
+        Where the jobs run (see :data:`Executor`).
+    **options
+        Keywords of earlier versions, still taken: a field of :class:`FitSettings`
+        (``draws=``, ``tune=``, ``chains=``, ``thin=``, ``cores=``, ``posterior_scale=``)
+        replaces that field of ``settings``; ``workers=``, ``client=`` or ``scheduler=`` gives
+        the executor (a client before a scheduler before workers, as before).
+
+    Raises
+    ------
+    TypeError
+        An unknown keyword, an executor of another type, or both ``executor`` and one of
+        ``workers``/``client``/``scheduler``.
+    ValueError
+        A negative number of workers.
+
+    Examples
+    --------
+    >>> study_options(FitSettings(draws=100), 2, chains=4)
+    (FitSettings(draws=100, tune=500, chains=4, thin=None, cores=1, posterior_scale=1.0), 2)
+    >>> study_options(workers=1, scheduler="tcp://host:8786")[1]
+    'tcp://host:8786'
+    """
+    given = [options.pop(k, None) for k in _EXECUTOR_KEYWORDS]
+    legacy = [value for value in given if value is not None]
+    if executor is not None and legacy:
+        raise TypeError("give executor= or the older workers=, client=, scheduler=, not both.")
+    executor = executor if executor is not None else next(iter(legacy), None)
+    _check_executor(executor)
+    fields = {f.name for f in dataclasses.fields(FitSettings)}
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise TypeError(
+            f"unexpected keyword argument(s) {unknown}: sampler settings are "
+            f"{sorted(fields)} (or settings=FitSettings(...)), and executor= says where jobs run."
+        )
+    return dataclasses.replace(settings or FitSettings(), **options), executor
+
+
+def _check_executor(executor: Executor) -> None:
+    known = executor is None or isinstance(executor, int | str) or _is_client(executor)
+    if not known or isinstance(executor, bool):  # a bool is an int to Python, never a count
+        raise TypeError(
+            f"executor={executor!r}: give None, a number of worker processes, a Dask "
+            "scheduler's address or a distributed.Client."
+        )
+    if isinstance(executor, int) and executor < 0:
+        raise ValueError(f"executor={executor!r}: give a number of worker processes (1 or more).")
+
+
+def _is_client(executor: Any) -> bool:
+    """Whether ``executor`` works like a ``distributed.Client`` (duck-typed: no dask import)."""
+    return all(callable(getattr(executor, name, None)) for name in ("map", "submit", "gather"))
+
+
 def _progress(label: str, total: int, enabled: bool) -> Progress:
     return Progress(
         TextColumn(f"[bold]{label}"),
@@ -72,9 +149,7 @@ def run_jobs(
     jobs: Sequence[Job],
     store: Store,
     *,
-    workers: int | None = None,
-    client: Any = None,
-    scheduler: str | None = None,
+    executor: Executor = None,
     progress: bool = True,
     label: str = "study",
     job_function: Callable[[Job], dict[str, Any]] | None = None,
@@ -88,12 +163,11 @@ def run_jobs(
     store
         The study's :class:`Store` (already opened with its manifest). It is locked while the
         jobs run, so a second runner of the same store is refused instead of redoing them.
-    workers
-        Local worker processes (default: the number of cores). ``1`` runs in this process.
-        Workers end when this process dies, even by SIGKILL.
-    client, scheduler
-        A ``distributed.Client``, or the address of a Dask scheduler to connect to; either one
-        sends the jobs to the cluster instead of the local pool.
+    executor
+        Local worker processes (``None``: one per core; ``1`` runs in this process), or a Dask
+        scheduler's address or a ``distributed.Client``, which send the jobs to the cluster
+        instead of the local pool (see :data:`Executor`). Local workers end when this process
+        dies, even by SIGKILL.
     progress
         Show a progress bar (done / failed / ETA).
     job_function
@@ -115,12 +189,10 @@ def run_jobs(
                 "other settings and are not overwritten. Move them away or use another folder."
             )
         function = job_function or run_job  # looked up now, so that tests can replace it
-        _run_pending(
-            jobs, store, scan.records, workers, client, scheduler, progress, label, function
-        )
+        _run_pending(jobs, store, scan.records, executor, progress, label, function)
 
 
-def _run_pending(jobs, store, records, workers, client, scheduler, progress, label, function):
+def _run_pending(jobs, store, records, executor, progress, label, function):
     pending = [job for job in jobs if job.index not in records]
     failed = sum(1 for job in jobs if records.get(job.index, {}).get("status", "ok") != "ok")
     with _progress(label, len(jobs), progress) as bar:
@@ -136,13 +208,13 @@ def _run_pending(jobs, store, records, workers, client, scheduler, progress, lab
 
         if not pending:
             return
-        if client is not None or scheduler is not None:
-            _run_dask(pending, finish, client, scheduler, function)
-        elif (workers or default_workers()) == 1 or len(pending) == 1:
+        if isinstance(executor, str) or _is_client(executor):
+            _run_dask(pending, finish, executor, function)
+        elif (executor or default_workers()) == 1 or len(pending) == 1:
             for job in pending:
                 finish(job.index, function(job))
         else:
-            _run_pool(pending, finish, workers or default_workers(), function)
+            _run_pool(pending, finish, executor or default_workers(), function)
 
 
 def _run_pool(
@@ -191,11 +263,7 @@ def _watch_parent(parent: int, interval: float = 1.0) -> None:
 
 
 def _run_dask(
-    jobs: Sequence[Job],
-    finish: Callable,
-    client: Any,
-    scheduler: str | None,
-    function: Callable = run_job,
+    jobs: Sequence[Job], finish: Callable, executor: Any, function: Callable = run_job
 ) -> None:
     try:
         from distributed import Client
@@ -204,8 +272,8 @@ def _run_dask(
         raise ImportError(
             "running on a Dask cluster needs the dask extra: pip install 'alliance_bayes[dask]'"
         ) from error
-    own = client is None
-    client = client or Client(scheduler)
+    own = isinstance(executor, str)  # a client made here for a scheduler's address is closed here
+    client = Client(executor) if own else executor
     try:
         futures = client.map(function, list(jobs), pure=False)
         index = {future.key: job.index for future, job in zip(futures, jobs, strict=True)}
@@ -228,9 +296,7 @@ def run_study(
     fit_spec: ModelSpec | None = None,
     settings: FitSettings | None = None,
     random_seed: int = 0,
-    workers: int | None = None,
-    client: Any = None,
-    scheduler: str | None = None,
+    executor: Executor = None,
     progress: bool = True,
     loglik: bool = True,
     adopt: bool = False,
@@ -279,9 +345,7 @@ def run_study(
         run_jobs(
             jobs,
             folder,
-            workers=workers,
-            client=client,
-            scheduler=scheduler,
+            executor=executor,
             progress=progress,
             label=kind,
         )

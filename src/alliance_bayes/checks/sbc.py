@@ -21,9 +21,8 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from ..spec import Design, ModelSpec
-from ..vocabulary import renamed_pairs
 from .jobs import FitSettings
-from .runner import run_study
+from .runner import Executor, run_study, study_options
 from .store import Store
 
 ALPHA = 0.01  # family-wise false-alarm rate of SBCResult.test (Bonferroni over quantities)
@@ -34,20 +33,14 @@ def run_sbc(
     design: Design | None = None,
     n_sims: int = 100,
     *,
-    draws: int = 500,
-    tune: int = 500,
-    chains: int = 2,
-    thin: int | None = None,
     store: str | os.PathLike = "sbc_study",
-    workers: int | None = None,
-    client: Any = None,
-    scheduler: str | None = None,
+    settings: FitSettings | None = None,
+    executor: Executor = None,
     random_seed: int = 0,
     fit_spec: ModelSpec | None = None,
-    posterior_scale: float = 1.0,
-    cores: int = 1,
     progress: bool = True,
     adopt: bool = False,
+    **options: Any,
 ) -> SBCResult:
     """Run (or resume) an SBC study and return its result.
 
@@ -57,20 +50,24 @@ def run_sbc(
         The model; its ``design`` is used when ``design`` is not given.
     n_sims
         Number of simulations.
-    draws, tune, chains, thin
-        Sampler settings of every fit; ``thin=None`` thins by the smallest bulk ESS.
     store
         Folder of the study's records; re-running with the same folder resumes.
-    workers, client, scheduler
-        Local processes, or a Dask ``Client`` / scheduler address.
+    settings
+        Sampler settings of every fit (:class:`FitSettings`); ``thin=None`` thins by the
+        smallest bulk ESS, and ``posterior_scale < 1`` shrinks posterior draws around their
+        mean before ranking (it plants a too-narrow posterior, to show that SBC catches it).
+    executor
+        Where the jobs run: ``None`` (one process per core), a number of local processes, a
+        Dask scheduler's address or a ``distributed.Client``.
     fit_spec
         Fit a different model than the one simulating (to show that SBC catches a bug).
-    posterior_scale
-        Shrink posterior draws around their mean before ranking (< 1 plants a too-narrow
-        posterior, to show that SBC catches it). Leave at 1.
     adopt
         Take the records of a store whose manifest was lost as this study's (only those
         written under the same settings; see :meth:`Store.open`).
+    **options
+        Shorthands of earlier versions: ``draws=``, ``tune=``, ``chains=``, ``thin=``,
+        ``cores=``, ``posterior_scale=`` replace those fields of ``settings``; ``workers=``,
+        ``client=``, ``scheduler=`` give the executor (see :func:`study_options`).
 
     Returns
     -------
@@ -80,18 +77,12 @@ def run_sbc(
     Examples
     --------
     >>> result = run_sbc(ModelSpec.shipped("razzaque_2015_regression"), n_sims=100,
+    ...                  settings=FitSettings(draws=300), executor=2,
     ...                  store="sbc_razzaque")  # doctest: +SKIP
     >>> result.test()  # doctest: +SKIP
     """
+    settings, executor = study_options(settings, executor, **options)
     design = _design(spec, design)
-    settings = FitSettings(
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        thin=thin,
-        cores=cores,
-        posterior_scale=posterior_scale,
-    )
     folder = run_study(
         "sbc",
         spec,
@@ -101,9 +92,7 @@ def run_sbc(
         fit_spec=fit_spec,
         settings=settings,
         random_seed=random_seed,
-        workers=workers,
-        client=client,
-        scheduler=scheduler,
+        executor=executor,
         progress=progress,
         adopt=adopt,
     )
@@ -256,9 +245,7 @@ def records_frame(store: Store, n: int | None = None) -> pd.DataFrame:
     """One row per (job, quantity) of a store's records (failed jobs keep a row with a reason).
 
     Only jobs ``0 .. n - 1`` if ``n`` is given; files that are not records of the store's study
-    are skipped with a :class:`~alliance_bayes.checks.store.StoreWarning`. Quantities are named
-    as the vocabulary names them; a correlation pair of an older record, named above the
-    diagonal, is renamed (:func:`alliance_bayes.vocabulary.renamed_pairs`).
+    are skipped with a :class:`~alliance_bayes.checks.store.StoreWarning`.
     """
     if n is not None and n < 1:
         raise ValueError(f"n must be at least 1, not {n}.")
@@ -271,9 +258,6 @@ def records_frame(store: Store, n: int | None = None) -> pd.DataFrame:
             "seconds": record.get("seconds"),
         }
         quantities = record.get("quantities") or {}
-        # records written before issue 19 named correlation pairs above the diagonal
-        renamed = renamed_pairs(quantities)
-        quantities = {renamed.get(k, k): q for k, q in quantities.items()}
         if not quantities:
             rows.append(base | {"quantity": None})
         for name, q in quantities.items():

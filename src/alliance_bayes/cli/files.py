@@ -1,0 +1,239 @@
+"""What the commands read and how their outputs are checked, before any work is done.
+
+Model specs and truths (a shipped name or a TOML file), users' CSVs, the ``--scale`` and
+``--rater-roles`` options; outputs that would lose a file or cannot be written are refused.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .app import CliError, fail
+
+T = TypeVar("T")
+
+TRUTH_HELP = (
+    "A truth preset or a TOML file with a [truth] table (default: the spec's truth; see "
+    "Truth.to_toml)."
+)
+
+
+# ---------------------------------------------------------------------------- reading inputs
+def read_toml_file(path: Path, reader: Callable[[Path], T], what: str) -> T:
+    """``reader(path)``, with the file named in the message when its TOML or contents are bad.
+
+    Examples
+    --------
+    >>> from alliance_bayes.spec import Design
+    >>> read_toml_file(Path("design.toml"), Design.from_toml, "design")  # doctest: +SKIP
+    """
+    try:
+        return reader(path)
+    except tomllib.TOMLDecodeError as error:
+        raise CliError(f"{path} is not valid TOML: {error}.") from error
+    except (ValueError, TypeError) as error:
+        raise CliError(f"{path} is not a valid {what}: {error}") from error
+
+
+def read_spec(source: str):
+    """A model spec from a TOML path or the name of a shipped spec.
+
+    Examples
+    --------
+    >>> read_spec("razzaque_2015_regression").name
+    'razzaque_2015_regression'
+    """
+    from ..spec import ModelSpec
+
+    path = Path(source)
+    if path.is_file():
+        return read_toml_file(path, ModelSpec.from_toml, "model spec")
+    try:
+        return ModelSpec.shipped(source)
+    except KeyError as error:
+        fail(f"no model spec {source!r}: not a file, and {error.args[0]}")
+
+
+def read_truth(source: str | None, model_spec: Any) -> tuple[Any, str]:
+    """The truth to simulate from, and how to name it in ``made_by``.
+
+    ``--truth`` (a preset, else a TOML file), else the spec's ``truth``, else the preset named
+    like the spec's design (how shipped specs worked before they named their truth).
+
+    Examples
+    --------
+    >>> read_truth("razzaque_2015", read_spec("razzaque_2015_regression"))[1]
+    'razzaque_2015'
+    """
+    from ..simulate import Truth
+
+    presets = Truth.preset_names()
+    if source is not None and source not in presets:
+        if not Path(source).is_file():
+            fail(f"--truth {source!r} is neither a truth preset {presets} nor an existing file.")
+        return read_toml_file(Path(source), Truth.from_toml, "truth"), source
+    name = source or model_spec.truth
+    if name is None and model_spec.design is not None and model_spec.design.name in presets:
+        name = model_spec.design.name
+    if name is None:
+        fail(
+            f"model spec {model_spec.name!r} names no truth to simulate from: pass --truth "
+            f"FILE.toml (a [truth] table, see Truth.to_toml) or a preset {presets}, or set "
+            'truth = "<preset>" in its [model] table.'
+        )
+    if name not in presets:
+        fail(
+            f"model spec {model_spec.name!r} names the truth {name!r}, which is not a preset "
+            f"{presets}; pass --truth FILE.toml."
+        )
+    return Truth.preset(name), name
+
+
+def read_csv(path: Path, ids: Iterable[str | None] = ()) -> Any:
+    """A user's CSV, its id columns read as text: ``01`` and ``1`` stay two therapists.
+
+    A UTF-8 byte order mark (as spreadsheets write it) is dropped rather than glued to the first
+    column's name.
+
+    Examples
+    --------
+    >>> read_csv(Path("ratings.csv"), ids=["therapist", "patient"])  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, dtype=dict.fromkeys(filter(None, ids), str), encoding="utf-8-sig")
+    except pd.errors.EmptyDataError as error:
+        raise CliError(f"{path} is empty: no header row of column names.") from error
+    except UnicodeDecodeError as error:
+        raise CliError(
+            f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at position "
+            f"{error.start}); save it as a UTF-8 CSV."
+        ) from error
+    except pd.errors.ParserError as error:
+        raise CliError(f"{path} is not a readable CSV: {error}") from error
+
+
+def parse_scale(text: str | None, default: Iterable[float] | None) -> tuple[float, float] | None:
+    """``--scale low,high`` as two finite numbers with low < high (else the design's scale).
+
+    Examples
+    --------
+    >>> parse_scale("1,7", None), parse_scale(None, [1, 5])
+    ((1.0, 7.0), (1, 5))
+    """
+    if not text:
+        return tuple(default) if default else None  # type: ignore[return-value]
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 2 or not all(math.isfinite(v) for v in values):
+        fail(f"--scale {text!r}: give the instrument's range as two numbers, e.g. --scale 1,7.")
+    if values[0] >= values[1]:
+        fail(f"--scale {text!r}: the low end must be below the high end, e.g. --scale 1,7.")
+    return values[0], values[1]
+
+
+def parse_rater_roles(text: str | None) -> dict[str, str] | None:
+    """``--rater-roles client=patient,clinician=therapist`` as ``{label: role}``.
+
+    Examples
+    --------
+    >>> parse_rater_roles("client=patient, clinician=therapist")
+    {'client': 'patient', 'clinician': 'therapist'}
+    """
+    if not text:
+        return None
+    pairs = [part.split("=") for part in text.split(",")]
+    if any(len(pair) != 2 or not all(p.strip() for p in pair) for pair in pairs):
+        fail(
+            f"--rater-roles {text!r}: give each rater label its role as label=role, e.g. "
+            "--rater-roles client=patient,clinician=therapist."
+        )
+    return {label.strip(): role.strip() for label, role in pairs}
+
+
+# ---------------------------------------------------------------------------- outputs
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    return a.exists() and b.exists() and os.path.samefile(a, b)  # hard links
+
+
+def _check_writable_folder(folder: Path, what: str) -> None:
+    """``folder`` (or, if it does not exist yet, the folder it would be made in) is writable."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        fail(f"{what}: {existing} is a file, not a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        fail(f"{what}: the folder {existing} is not writable.")
+
+
+def check_outputs(
+    files: Mapping[str, Path], *, force: bool, inputs: Iterable[Path | None] = ()
+) -> None:
+    """Refuse, before any work, outputs that would lose a file or that cannot be written.
+
+    Parameters
+    ----------
+    files
+        ``{description: path}`` of every file the command will write.
+    force
+        Allow overwriting existing files (never the command's inputs).
+    inputs
+        Files the command reads; they are never overwritten.
+
+    Examples
+    --------
+    >>> check_outputs({"the fit": Path("no_such_folder/fit.nc")}, force=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    alliance_bayes.cli.app.CliError: cannot write no_such_folder/fit.nc: the folder ... not exist.
+    """
+    sources = [Path(p) for p in inputs if p is not None and Path(p).is_file()]
+    seen: dict[str, Path] = {}
+    for what, path in files.items():
+        for other_what, other in seen.items():
+            if _same_file(path, other):
+                fail(
+                    f"{other_what} and {what} would both be written to {path}; "
+                    "choose another --out."
+                )
+        seen[what] = path
+        if any(_same_file(path, source) for source in sources):
+            fail(
+                f"{path} is an input of this command; it is never overwritten "
+                "(choose another --out)."
+            )
+        if path.is_dir():
+            fail(f"{path} is a folder; --out needs a file name.")
+        if path.exists() and not force:
+            fail(f"{path} exists; pass --force to overwrite it.")
+        if not path.parent.is_dir():
+            fail(f"cannot write {path}: the folder {path.parent} does not exist.")
+        _check_writable_folder(path.parent, f"cannot write {path}")
+
+
+def check_output_folder(folder: Path, names: Iterable[str] = (), *, force: bool = False) -> None:
+    """Refuse, before any work, a folder that cannot be written or holds files it would replace.
+
+    Examples
+    --------
+    >>> check_output_folder(Path("study"), ["sbc_test.csv"])  # doctest: +SKIP
+    """
+    if folder.exists() and not folder.is_dir():
+        fail(f"{folder} is a file; --out needs a folder.")
+    _check_writable_folder(folder, f"cannot write into {folder}")
+    present = [name for name in names if (folder / name).exists()]
+    if present and not force:
+        fail(
+            f"{folder} already holds {', '.join(present)}; pass --force to overwrite them, or "
+            "choose another --out."
+        )
