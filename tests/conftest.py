@@ -189,7 +189,7 @@ def fake_fit(model, draws: int = 40, seed: int = 0):
     import xarray as xr
 
     from alliance_bayes import prior_predictive
-    from alliance_bayes.fit import log_likelihood_function
+    from alliance_bayes._graph import log_likelihood_function
     from alliance_bayes.models import explicit_effects, model_info
 
     spec = json.dumps(model_info(model).spec.to_dict())

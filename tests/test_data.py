@@ -341,11 +341,11 @@ def test_a_design_infers_its_roles():
 
 
 def test_roles_are_written_into_the_fits_data_attrs(long_frame):
-    from alliance_bayes.fit import _data_attrs
+    from alliance_bayes.result import DataAttrs
 
     roles = {"client": "patient", "clinician": "therapist"}
     data = build(as_client_and_clinician(long_frame), rater_roles=roles)
-    assert _data_attrs(data)["rater_roles"] == roles
+    assert DataAttrs.from_data(data).to_dict()["rater_roles"] == roles
 
 
 # ---------------------------------------------------------------------------------- normalise_ids

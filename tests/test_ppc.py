@@ -10,7 +10,6 @@ import pytest
 from scipy import stats
 
 import alliance_bayes as ab
-from alliance_bayes._rebuild import rebuild_data, rebuild_model
 from alliance_bayes.checks.statistics import (
     Layout,
     StatisticDraws,
@@ -19,6 +18,7 @@ from alliance_bayes.checks.statistics import (
 )
 from alliance_bayes.data import Covariates
 from alliance_bayes.models._info import structure_key
+from alliance_bayes.result import rebuild_data, rebuild_model
 from conftest import TINY_TRUTH, fake_fit, tiny_design
 
 
@@ -329,16 +329,16 @@ def test_ceiling_misfit_is_flagged_with_the_normal_likelihood_only(ceiling_fits,
 def test_conditional_means_in_blocks_equal_one_draw_per_call(fake, tiny_model, monkeypatch):
     """The batched (vectorised) function, over several blocks of draws, against the same graph
     evaluated one draw at a time."""
-    from alliance_bayes.checks import _conditional
-    from alliance_bayes.checks._conditional import alliance_mean, conditional_function, fixed_part
+    from alliance_bayes import _graph
+    from alliance_bayes._graph import alliance_mean, compile_graph, fixed_part
 
     mean = alliance_mean(tiny_model)
     outputs, names = [mean, fixed_part(tiny_model, mean)], list(fake.posterior.data_vars)
-    batched = conditional_function(tiny_model, outputs, names)
-    single = conditional_function(tiny_model, outputs, names, batched=False)
+    batched = compile_graph(tiny_model, outputs, names)
+    single = compile_graph(tiny_model, outputs, names, batched=False)
     assert batched.batched and not single.batched
     n_obs = fake.observed_data.sizes["obs"]
-    monkeypatch.setattr(_conditional, "BLOCK_VALUES", 7 * n_obs)  # 1 draw, then blocks of 7
+    monkeypatch.setattr(_graph, "BLOCK_VALUES", 7 * n_obs)  # 1 draw, then blocks of 7
     for ours, reference in zip(batched(fake.posterior), single(fake.posterior), strict=True):
         assert ours.shape == (2, 40, n_obs)
         np.testing.assert_allclose(ours, reference, rtol=1e-12)
@@ -349,16 +349,16 @@ def test_a_function_with_data_inputs_serves_another_model_of_the_structure(fake,
     """Compiled on one data set with the data as inputs (as ``fit`` caches the patients' lines),
     evaluated with the model of a study of the same design with other therapists: the same as
     compiled on that model."""
-    from alliance_bayes.checks._conditional import alliance_mean, conditional_function
+    from alliance_bayes._graph import alliance_mean, compile_graph
 
     planned = ab.growth_model(tiny_design().to_data(random_seed=2))  # other covariate values
     other = ab.growth_model(ab.simulate(planned, TINY_TRUTH, random_seed=5))
     assert structure_key(other) == structure_key(tiny_model)
     names = list(fake.posterior.data_vars)
-    shared = conditional_function(tiny_model, [alliance_mean(tiny_model)], names, data_inputs=True)
+    shared = compile_graph(tiny_model, [alliance_mean(tiny_model)], names, data_inputs=True)
     assert "alliance_observed" not in shared.data and shared.data  # the data the mean needs
     (ours,) = shared(fake.posterior, other)
-    (reference,) = conditional_function(other, [alliance_mean(other)], names)(fake.posterior)
+    (reference,) = compile_graph(other, [alliance_mean(other)], names)(fake.posterior)
     np.testing.assert_allclose(ours, reference, rtol=1e-12)
     (first,) = shared(fake.posterior, tiny_model)
     assert not np.allclose(first, ours)  # the data sets differ, and so do the means
@@ -369,12 +369,12 @@ def test_a_function_with_data_inputs_serves_another_model_of_the_structure(fake,
 @pytest.mark.slow
 def test_censored_log_likelihood_matches_scipy(ceiling_fits):
     """The stored log-likelihood of the censored fit, at one draw, against scipy."""
-    from alliance_bayes.checks._conditional import alliance_mean, conditional_function
+    from alliance_bayes._graph import alliance_mean, compile_graph
 
     fitted = ceiling_fits["censored"]
     model = rebuild_model(fitted)
     draw = fitted.posterior.isel(chain=[1], draw=[17])
-    (mu,) = conditional_function(model, [alliance_mean(model)], list(draw.data_vars))(draw)
+    (mu,) = compile_graph(model, [alliance_mean(model)], list(draw.data_vars))(draw)
     sigma = draw["sigma"].values[0, 0][fitted.constant_data["rater_idx"].values]
     y = fitted.observed_data["alliance"].values
     expected = np.where(

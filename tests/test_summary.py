@@ -168,9 +168,15 @@ def test_cli_summary_of_a_fit_without_roles_says_why_there_is_no_contrast():
 def test_roles_survive_save_load_and_rebuild(tmp_path):
     """The roles travel in the fit's data attrs through netCDF and back into AllianceData."""
     import alliance_bayes as ab
-    from alliance_bayes._rebuild import rebuild_data
-    from alliance_bayes.fit import _add_data_groups, _data_attrs, load, save
     from alliance_bayes.models._info import model_info
+    from alliance_bayes.result import (
+        DataAttrs,
+        FitAttrs,
+        load,
+        rebuild_data,
+        save,
+        write_data_groups,
+    )
 
     frame = make_long_frame()
     frame["rater"] = frame["rater"].map({"patient": "client", "therapist": "clinician"})
@@ -178,11 +184,8 @@ def test_roles_survive_save_load_and_rebuild(tmp_path):
     data = build(frame, rater_roles=roles, scale=(1, 7), therapist_covariates=["burdens"])
     model = ab.growth_model(data)
     idata = fake_fit(["client", "clinician"], None)
-    _add_data_groups(idata, model)
-    info = model_info(model)
-    idata.attrs.update(
-        {"spec": json.dumps(info.spec.to_dict()), "data": json.dumps(_data_attrs(data))}
-    )
+    write_data_groups(idata, model)
+    FitAttrs(spec=model_info(model).spec, data=DataAttrs.from_data(data)).write(idata)
     back = load(save(idata, tmp_path / "fit.nc"))
     assert rebuild_data(back).rater_roles == roles
     assert rater_contrast(back)["mean"].tolist() == pytest.approx([-2.0])

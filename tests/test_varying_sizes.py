@@ -9,20 +9,16 @@ another size.
 
 from __future__ import annotations
 
-import importlib
 import warnings
 
 import numpy as np
 import pytest
 
 import alliance_bayes as ab
-from alliance_bayes._lru import LRUCache
+from alliance_bayes import _graph
+from alliance_bayes._graph import GraphCache
 from alliance_bayes.models._info import structure_key
 from conftest import FIT_SETTINGS, TINY_TRUTH, tiny_design
-
-# the modules (the package re-exports the functions fit and simulate under these names)
-fit_module = importlib.import_module("alliance_bayes.fit")
-simulate_module = importlib.import_module("alliance_bayes.simulate")
 
 VARYING = {"dist": "poisson", "mean": 3.0, "min": 1, "max": 6}
 
@@ -54,7 +50,7 @@ def test_models_with_sampled_effects_of_other_sizes_do_not():
 def test_simulate_of_another_size_equals_a_fresh_compile(planned, monkeypatch):
     first = ab.simulate(planned[0], TINY_TRUTH, random_seed=5)  # compiles the draw
     reused = ab.simulate(planned[1], TINY_TRUTH, random_seed=6)
-    monkeypatch.setattr(simulate_module, "_COMPILED", LRUCache(4))
+    monkeypatch.setattr(_graph, "CACHE", GraphCache())  # a fresh compile of every function
     fresh = ab.simulate(planned[1], TINY_TRUTH, random_seed=6)
     assert first.n_patients != reused.n_patients
     np.testing.assert_array_equal(reused.score, fresh.score)
@@ -74,11 +70,11 @@ def test_fit_of_another_size_reuses_the_compiled_model_draw_for_draw(
         reused = ab.fit(ab.growth_model(data), **settings)
         assert ab.compile_counts()["compile"] == before["compile"]  # tiny_fit's compiled model
         # a fresh compile for this size, without the in-process or the disk cache
-        monkeypatch.setattr(fit_module, "_CACHE", LRUCache(4))
-        monkeypatch.setattr(fit_module, "_LINES", LRUCache(4))
+        fresh_cache = GraphCache()
+        monkeypatch.setattr(_graph, "CACHE", fresh_cache)
         monkeypatch.setenv("ALLIANCE_BAYES_CACHE", "0")
         fresh = ab.fit(ab.growth_model(data), **settings)
-    assert ab.compile_counts()["compile"] == before["compile"] + 1
+    assert fresh_cache.counts["sampler"] == {"compile": 1, "reuse": 0}
     for name in ("level", "patient_sd", "therapist_corr", "therapist_effect", "patient_effect"):
         np.testing.assert_array_equal(reused.posterior[name], fresh.posterior[name])
     np.testing.assert_array_equal(

@@ -1,5 +1,6 @@
 """alliance_bayes: Bayesian multilevel models of the therapeutic alliance, on PyMC and ArviZ."""
 
+from ._graph import compile_counts
 from ._version import __version__
 from .checks import (
     Statistic,
@@ -20,7 +21,7 @@ from .errors import (
     UnsafePathError,
     UntrustedCacheWarning,
 )
-from .fit import compile_counts, fit, load, save
+from .fit import fit
 from .models import build_model, growth_model, therapist_regression
 from .plots import (
     plot_density,
@@ -30,6 +31,7 @@ from .plots import (
     plot_trajectories,
 )
 from .priors import default_priors
+from .result import load, save
 from .simulate import Truth, simulate
 from .spec import CovariateDesign, Design, ModelSpec
 from .summary import format_table, rater_contrast, summarize, variance_components

@@ -17,7 +17,6 @@ rank a mixture. Compare such models by their predictive checks instead.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -27,8 +26,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._rebuild import coord_labels
 from .errors import show_some
+from .result import coord_labels, predictive_model, read_attrs
 
 GROUPINGS = ("obs", "patient", "therapist")
 DENSITIES = ("normal", "student_t")  # likelihoods whose log-likelihoods are log densities
@@ -181,10 +180,11 @@ def likelihood_footing(idata: az.InferenceData) -> tuple[str, str]:
             "a fit records no model spec (attrs['spec']), so its likelihood is unknown; compare "
             "fits made by alliance_bayes.fit."
         )
-    likelihood = json.loads(idata.attrs["spec"]).get("likelihood", "normal")
+    attrs = read_attrs(idata)
+    likelihood = attrs.require("spec").likelihood
     if likelihood in DENSITIES:
         return likelihood, "density"
-    scale = json.loads(idata.attrs.get("data", "{}")).get("scale")
+    scale = attrs.data.scale if attrs.data is not None else None
     bounds = "unknown bounds" if scale is None else f"{scale[0]:g}-{scale[1]:g}"
     return likelihood, f"censored at {bounds}"
 
@@ -282,14 +282,13 @@ def bayes_r2(idata: az.InferenceData, prob: float = 0.95) -> pd.DataFrame:
     --------
     >>> bayes_r2(idata)  # doctest: +SKIP
     """
-    from ._rebuild import predictive_model
-    from .checks._conditional import alliance_mean, conditional_function, fixed_part
+    from ._graph import alliance_mean, compile_graph, fixed_part
     from .models._info import model_info
 
     model = predictive_model(idata)
     mean = alliance_mean(model)
     posterior = idata.posterior
-    function = conditional_function(
+    function = compile_graph(
         model, [mean, fixed_part(model, mean)], [str(n) for n in posterior.data_vars]
     )
     total, fixed = function(posterior)

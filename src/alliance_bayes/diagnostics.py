@@ -7,7 +7,6 @@ names the parameters, and the report is stored in the fit's attrs.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -17,37 +16,24 @@ import numpy as np
 import xarray as xr
 
 from .errors import ConvergenceWarning, show_some
+from .result import read_attrs
+from .vocabulary import PAIR_DIMS, below_diagonal, flatten_all, labels_text
 
 THRESHOLDS = {"r_hat": 1.01, "ess_bulk": 400, "ess_tail": 400, "e_bfmi": 0.3}
-
-
-def _flat_names(dataset: xr.Dataset) -> dict[str, np.ndarray]:
-    """Every scalar of ``dataset`` as ``name[label, ...]`` -> value."""
-    out = {}
-    for name, array in dataset.data_vars.items():
-        if array.ndim == 0:
-            out[str(name)] = array.to_numpy()
-            continue
-        stacked = array.stack(__flat__=array.dims)
-        values = stacked.to_numpy()
-        for index, value in zip(stacked["__flat__"].to_numpy(), values, strict=True):
-            labels = index if isinstance(index, tuple) else (index,)
-            out[f"{name}[{', '.join(str(x) for x in labels)}]"] = value
-    return out
 
 
 def _below_diagonal(posterior: xr.Dataset) -> xr.Dataset:
     """Correlation matrices with only their entries below the diagonal (the others are a copy
     or constant), on one dimension labelled ``"<component>, <component_>"``: each R-hat or ESS of
     a full 4 x 4 matrix cost a few milliseconds, and masking them with NaN made ArviZ log a
-    warning."""
+    warning. The pairs are named as everywhere (:mod:`alliance_bayes.vocabulary`)."""
     out = posterior.copy()
     for name, array in posterior.data_vars.items():
-        if {"component", "component_"} <= set(array.dims):
-            array = array.transpose(..., "component", "component_")
-            rows, cols = np.tril_indices(array.sizes["component"], -1)
-            first, second = array["component"].to_numpy(), array["component_"].to_numpy()
-            labels = [f"{a}, {b}" for a, b in zip(first[rows], second[cols], strict=True)]
+        if set(PAIR_DIMS) <= set(array.dims):
+            array = array.transpose(..., *PAIR_DIMS)
+            rows, cols = below_diagonal(array.sizes["component"])
+            first, second = (array[d].to_numpy() for d in PAIR_DIMS)
+            labels = [labels_text(pair) for pair in zip(first[rows], second[cols], strict=True)]
             out[name] = xr.DataArray(
                 array.to_numpy()[..., rows, cols],
                 dims=(*array.dims[:-2], "__pair__"),
@@ -85,9 +71,9 @@ def convergence_report(idata: az.InferenceData, skip: Sequence[str] = ()) -> dic
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r_hat = _flat_names(az.rhat(posterior)) if n_chains > 1 else {}
-        ess_bulk = _flat_names(az.ess(posterior, method="bulk"))
-        ess_tail = _flat_names(az.ess(posterior, method="tail"))
+        r_hat = flatten_all(az.rhat(posterior)) if n_chains > 1 else {}
+        ess_bulk = flatten_all(az.ess(posterior, method="bulk"))
+        ess_tail = flatten_all(az.ess(posterior, method="tail"))
         energy_ok = "energy" in stats
         e_bfmi = az.bfmi(idata).tolist() if energy_ok else []
     finite = lambda d: {k: float(v) for k, v in d.items() if np.isfinite(v)}  # noqa: E731
@@ -153,5 +139,11 @@ def warn_if_unconverged(report: dict[str, Any]) -> None:
 
 
 def stored_report(idata: az.InferenceData) -> dict[str, Any]:
-    """The convergence report stored with a fit."""
-    return json.loads(idata.attrs["diagnostics"])
+    """The convergence report stored with a fit.
+
+    Examples
+    --------
+    >>> stored_report(idata)["divergences"]  # doctest: +SKIP
+    0
+    """
+    return read_attrs(idata).require("diagnostics")

@@ -15,24 +15,13 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
-from pymc.pytensorf import compile as compile_pymc
-from pymc.pytensorf import reseed_rngs
-from pytensor.compile.sharedvalue import SharedVariable
-from pytensor.graph.replace import graph_replace
-from pytensor.graph.traversal import ancestors
-from pytensor.tensor.random.type import RandomGeneratorType
 
-from ._lru import LRUCache
+from . import _graph
 from .data import AllianceData
 from .models import explicit_effects
-from .models._info import ModelInfo, model_info, shared_values, structure_key
+from .models._info import ModelInfo, model_info, structure_key
 from .spec import _read_toml, _write_toml
-
-VOCABULARY = (
-    "level", "growth", "level_coef", "growth_coef", "patient_level_coef", "patient_growth_coef",
-    "therapist_sd", "patient_sd", "therapist_corr", "patient_corr", "sigma", "nu",
-    "intercept", "coef",
-)  # fmt: skip
+from .vocabulary import parameters
 
 
 @dataclass
@@ -152,11 +141,7 @@ class Truth:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Truth:
         """A truth from plain values, checked: vocabulary names, numbers only."""
-        unknown = sorted(set(values) - set(VOCABULARY))
-        if unknown:
-            raise ValueError(
-                f"unknown truth names {unknown}; the vocabulary is {list(VOCABULARY)}."
-            )
+        _check_names(values, ValueError)
         for name, value in values.items():
             bad = [leaf for leaf in _leaves_of(value) if not _is_number(leaf)]
             if bad:
@@ -166,9 +151,7 @@ class Truth:
     def arrays(self, model: pm.Model) -> dict[str, np.ndarray]:
         """The values as arrays in the order of ``model``'s coords (only what it needs)."""
         info = model_info(model)
-        unknown = sorted(set(self.values) - set(VOCABULARY))
-        if unknown:
-            raise KeyError(f"unknown truth names {unknown}; the vocabulary is {list(VOCABULARY)}.")
+        _check_names(self.values, KeyError)
         needed = parameter_dims(model)
         missing = sorted(set(needed) - set(self.values))
         if missing:
@@ -180,10 +163,16 @@ class Truth:
         }
 
 
+def _check_names(values: Mapping[str, Any], error: type[Exception]) -> None:
+    unknown = sorted(set(values) - set(parameters()))
+    if unknown:
+        raise error(f"unknown truth names {unknown}; the vocabulary is {list(parameters())}.")
+
+
 def parameter_dims(model: pm.Model) -> dict[str, tuple[str, ...]]:
     """Vocabulary parameters of ``model`` that a truth must give, with their dims."""
     out = {}
-    for name in VOCABULARY:
+    for name in parameters():
         if name in model.named_vars:
             out[name] = tuple(model.named_vars_to_dims.get(name, ()))
     return out
@@ -301,62 +290,26 @@ def interventions(model: pm.Model, values: Mapping[str, np.ndarray]) -> dict[str
 EFFECTS = ("therapist_effect", "patient_effect", "therapist_covariate_missing")
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    """A compiled forward draw of one model structure: given inputs in, random outputs out.
-
-    Inputs are graph variables (fixed parameters, for a simulation) and the model's shared data,
-    so one compiled function serves every data set of the same structure.
-    """
-
-    function: Any
-    inputs: tuple[str, ...]
-    data: tuple[str, ...]
-    outputs: tuple[str, ...]
-    rngs: tuple[Any, ...]
-
-    def __call__(self, model: pm.Model, values: Mapping[str, np.ndarray], seed: Any) -> dict:
-        reseed_rngs(list(self.rngs), seed)
-        data = shared_values(model, self.data).values()
-        drawn = self.function(*(values[n] for n in self.inputs), *data)
-        return dict(zip(self.outputs, drawn, strict=True))
-
-
-# compiled forward draws kept in this process (one per structure and set of fixed parameters)
-_COMPILED: LRUCache = LRUCache(32)
-
-
-def _compiled(model: pm.Model, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> _Compiled:
-    """Compile (once per structure) the model's graph from ``inputs`` to ``outputs``.
+def _compiled(model: pm.Model, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> Any:
+    """The model's graph from ``inputs`` to ``outputs``, compiled once per structure.
 
     Fixing ``inputs`` by graph replacement is what ``pm.do`` does; compiling it once with the
     data as arguments is what makes a study of many simulations cheap.
     """
     key = (structure_key(model), inputs, outputs)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        placeholders = {name: model[name].type() for name in inputs}
-        graph = graph_replace(
-            [model[n] for n in outputs], {model[n]: placeholders[n] for n in inputs}, strict=False
-        )
-        shared = [
-            v
-            for v in ancestors(graph)
-            if isinstance(v, SharedVariable)
-            and v.name
-            and not isinstance(v.type, RandomGeneratorType)
-        ]
-        data = [v.type() for v in shared]
-        function = compile_pymc(
-            list(placeholders.values()) + data,
-            graph,
-            givens=list(zip(shared, data, strict=True)),
-            on_unused_input="ignore",
-        )
-        rngs = tuple(v for v in function.get_shared() if isinstance(v.type, RandomGeneratorType))
-        compiled = _Compiled(function, inputs, tuple(v.name for v in shared), outputs, rngs)
-        _COMPILED[key] = compiled
-    return compiled
+    return _graph.CACHE.get(
+        "draw",
+        key,
+        lambda: _graph.compile_graph(model, outputs, inputs, data_inputs=True, from_prior=True),
+    )
+
+
+def _draw(
+    model: pm.Model, inputs: Mapping[str, np.ndarray], outputs: tuple[str, ...], seed: Any
+) -> dict[str, np.ndarray]:
+    """One forward draw of ``outputs`` given ``inputs``; the same seed gives the same draw."""
+    drawn = _compiled(model, tuple(inputs), outputs).draw(inputs, model, seed)
+    return dict(zip(outputs, drawn, strict=True))
 
 
 def _seed(random_seed: Any) -> Any:
@@ -379,7 +332,7 @@ def draw_prior(model: pm.Model, random_seed: Any = None) -> dict[str, np.ndarray
     (4,)
     """
     names = tuple(parameter_dims(model))
-    return _compiled(model, (), names)(model, {}, _seed(random_seed))
+    return _draw(model, {}, names, _seed(random_seed))
 
 
 def simulate(
@@ -423,7 +376,7 @@ def simulate(
     values = truth.arrays(model)
     fixed = interventions(model, values)
     outputs = ("alliance", *(n for n in EFFECTS if n in model.named_vars))
-    drawn = _compiled(model, tuple(fixed), outputs)(model, fixed, _seed(random_seed))
+    drawn = _draw(model, fixed, outputs, _seed(random_seed))
     data = info.data
     rows = np.flatnonzero(data.observed) if data.has_outcome else np.arange(data.n_obs)
     score = np.full(data.n_obs, np.nan)

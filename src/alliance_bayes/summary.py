@@ -7,7 +7,6 @@ markdown, LaTeX or CSV.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,21 +15,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-FIXED_EFFECTS = (
-    "level",
-    "growth",
-    "level_coef",
-    "growth_coef",
-    "patient_level_coef",
-    "patient_growth_coef",
-    "intercept",
-    "coef",
-    "coef_std",
-    "r2",
-    "sigma",
-    "nu",
-)
-SCALES = ("therapist_sd", "patient_sd")
+from .result import DataAttrs, read_attrs
+from .vocabulary import icc, labels_text, reported, scalars, terms
+
 DIM_COLUMNS = {
     "rater": "rater",
     "therapist_covariate": "covariate",
@@ -45,22 +32,16 @@ def _interval(draws: np.ndarray, prob: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _data_attrs(idata: az.InferenceData) -> dict[str, Any]:
-    return json.loads(idata.attrs.get("data", "{}"))
+def _data_attrs(idata: az.InferenceData) -> DataAttrs:
+    return read_attrs(idata).data or DataAttrs()
 
 
 def _raw_sd(idata: az.InferenceData, name: str, covariate: str | None) -> float | None:
     """SD of a covariate on the user's scale, to turn a per-SD effect into a per-unit one."""
-    if covariate is None or name not in (
-        "level_coef",
-        "growth_coef",
-        "coef",
-        "patient_level_coef",
-        "patient_growth_coef",
-    ):
+    levels = {t.name: t.level for t in terms() if t.kind == "coefficient"}
+    if covariate is None or name not in levels:
         return None
-    level = "patient" if name.startswith("patient_") else "therapist"
-    return _data_attrs(idata).get(f"{level}_covariate_sd", {}).get(covariate)
+    return getattr(_data_attrs(idata), f"{levels[name]}_covariate_sd").get(covariate)
 
 
 def summarize(
@@ -77,17 +58,13 @@ def summarize(
     >>> table.query("parameter == 'growth_coef'")  # doctest: +SKIP
     """
     posterior = idata.posterior
-    names = [n for n in (var_names or FIXED_EFFECTS + SCALES) if n in posterior]
+    names = [n for n in (var_names or reported(correlations=False)) if n in posterior]
     ess = az.ess(posterior[names], method="bulk")
     r_hat = az.rhat(posterior[names]) if posterior.sizes["chain"] > 1 else None
     rows = []
     for name in names:
-        array = posterior[name]
-        extra = [d for d in array.dims if d not in ("chain", "draw")]
-        stacked = array.stack(__s__=("chain", "draw")).transpose(*extra, "__s__")
-        for index in np.ndindex(*[array.sizes[d] for d in extra]):
-            labels = {d: array[d].values[i] for d, i in zip(extra, index, strict=True)}
-            draws = stacked.to_numpy()[index]
+        for labels, values in scalars(posterior[name]):
+            draws = values.ravel()
             low, high = _interval(draws, prob)
             row = {"parameter": name, "rater": None, "covariate": None, "component": None}
             row |= {DIM_COLUMNS.get(d, d): str(v) for d, v in labels.items()}
@@ -114,7 +91,8 @@ def variance_components(idata: az.InferenceData, prob: float = 0.95) -> pd.DataF
 
     The ICC of rater ``r`` is ``therapist_sd[r:level]^2 / (therapist_sd[r:level]^2 +
     patient_sd[r:level]^2 + sigma[r]^2)``: the share of the variance of ratings at time 0 that
-    lies between therapists.
+    lies between therapists (:func:`alliance_bayes.vocabulary.icc`). A correlation's term is
+    its pair of components below the diagonal, ``later, earlier``, as in every other result.
 
     Examples
     --------
@@ -123,33 +101,23 @@ def variance_components(idata: az.InferenceData, prob: float = 0.95) -> pd.DataF
     posterior = idata.posterior
     rows = []
     for level in ("therapist", "patient"):
-        sd = posterior[f"{level}_sd"]
-        for component in sd["component"].values:
-            rows.append(_row("sd", level, str(component), sd.sel(component=component), prob))
-        corr = posterior[f"{level}_corr"]
-        components = list(corr["component"].values)
-        for i, a in enumerate(components):
-            for b in components[i + 1 :]:
-                rows.append(
-                    _row("corr", level, f"{a} ~ {b}", corr.sel(component=a, component_=b), prob)
-                )
+        for kind in ("sd", "corr"):
+            for labels, draws in scalars(posterior[f"{level}_{kind}"]):
+                rows.append(_row(kind, level, labels_text(list(labels.values())), draws, prob))
+    shares = icc(posterior)
     for rater in posterior["sigma"]["rater"].values:
-        sigma = posterior["sigma"].sel(rater=rater)
-        rows.append(_row("sd", "residual", str(rater), sigma, prob))
-        component = f"{rater}:level"
-        between = posterior["therapist_sd"].sel(component=component) ** 2
-        within = posterior["patient_sd"].sel(component=component) ** 2 + sigma**2
-        rows.append(_row("icc", "therapist", str(rater), between / (between + within), prob))
+        rows.append(_row("sd", "residual", str(rater), posterior["sigma"].sel(rater=rater), prob))
+        rows.append(_row("icc", "therapist", str(rater), shares.sel(rater=rater), prob))
     return pd.DataFrame(rows)
 
 
-def _row(kind: str, level: str, term: str, draws: xr.DataArray, prob: float) -> dict[str, Any]:
-    values = draws.to_numpy().ravel()
+def _row(kind: str, level: str, label: str, draws: Any, prob: float) -> dict[str, Any]:
+    values = np.asarray(draws).ravel()
     low, high = _interval(values, prob)
     return {
         "kind": kind,
         "level": level,
-        "term": term,
+        "term": label,
         "mean": values.mean(),
         "sd": values.std(ddof=1),
         "lower": low,
@@ -163,10 +131,7 @@ def stored_rater_roles(idata: az.InferenceData) -> dict[str, str]:
     Fits made before roles were stored know them only for the labels ``patient`` and
     ``therapist`` themselves.
     """
-    info = _data_attrs(idata)
-    if "rater_roles" in info:
-        return dict(info["rater_roles"])
-    return {r: r for r in info.get("rater_labels", []) if r in ("patient", "therapist")}
+    return dict(_data_attrs(idata).rater_roles)  # read_attrs infers them for old fits
 
 
 def _patient_and_therapist(

@@ -3,8 +3,8 @@
 A job is plain data (so it travels to a process pool or a Dask worker) and :func:`run_job` is a
 top-level function. Job ``s`` of a study derives all its seeds from the study seed and ``s``
 (``np.random.SeedSequence(seed, spawn_key=(s,))``), so results do not depend on job order or on
-the number of workers. Each worker process compiles each model structure once (the caches of
-:mod:`alliance_bayes.fit` and :mod:`alliance_bayes.simulate`) and swaps data for later jobs.
+the number of workers. Each worker process compiles each model structure once (the cache of
+:mod:`alliance_bayes._graph`) and swaps data for later jobs.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
-from ..fit import compiled_model, fit
+from .._graph import log_likelihood_function
+from ..fit import fit
 from ..models import build_model
 from ..simulate import draw_prior, simulate
 from ..spec import Design, ModelSpec
-from ..summary import FIXED_EFFECTS, SCALES
+from ..vocabulary import flatten, flatten_all, icc, reported
 
 QUANTILES = (0.005, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975, 0.995)
-POPULATION = (*FIXED_EFFECTS, *SCALES, "therapist_corr", "patient_corr")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def _run(job: Job) -> dict[str, Any]:
     if job.loglik:
         draws["loglik"] = idata.log_likelihood["alliance"].sum("obs").to_numpy()
         values = {k: np.asarray(v) for k, v in data.truth.items()}
-        true_values["loglik"] = float(compiled_model(model).loglik.at(model, values).sum())
+        true_values["loglik"] = float(log_likelihood_function(model).at(model, values).sum())
     report = _diagnostics(idata)
     thin = settings.thin or _thin_to_independence(draws)
     quantities = {
@@ -125,36 +125,13 @@ def _run(job: Job) -> dict[str, Any]:
 def quantity_draws(posterior: xr.Dataset) -> dict[str, np.ndarray]:
     """(chain, draw) arrays of every population-level scalar, named ``name[label, ...]``.
 
-    Correlations give their off-diagonal upper triangle; the therapist ICC of level per rater
-    (``icc[rater]``) is added when the model has therapist and patient SDs.
+    Names and order are the vocabulary's (:func:`alliance_bayes.vocabulary.flatten`:
+    correlations below their diagonal); the therapist ICC of level per rater (``icc[rater]``)
+    is added when the model has therapist and patient SDs.
     """
-    out: dict[str, np.ndarray] = {}
-    for name in POPULATION:
-        if name in posterior:
-            out |= _flatten(name, posterior[name])
+    out = flatten_all((n, posterior[n]) for n in reported() if n in posterior)
     if "therapist_sd" in posterior and "patient_sd" in posterior:
-        for rater in posterior["sigma"]["rater"].values:
-            component = f"{rater}:level"
-            between = posterior["therapist_sd"].sel(component=component) ** 2
-            total = (
-                between
-                + posterior["patient_sd"].sel(component=component) ** 2
-                + posterior["sigma"].sel(rater=rater) ** 2
-            )
-            out[f"icc[{rater}]"] = (between / total).to_numpy()
-    return out
-
-
-def _flatten(name: str, array: xr.DataArray) -> dict[str, np.ndarray]:
-    extra = [d for d in array.dims if d not in ("chain", "draw")]
-    values = array.transpose("chain", "draw", *extra).to_numpy()
-    labels = [[str(x) for x in array[d].values] for d in extra]
-    out = {}
-    for index in np.ndindex(*values.shape[2:]):
-        if name.endswith("_corr") and index[0] >= index[1]:
-            continue  # the diagonal is 1 and the lower triangle repeats the upper
-        key = f"{name}[{', '.join(labels[k][i] for k, i in enumerate(index))}]" if extra else name
-        out[key] = values[(slice(None), slice(None), *index)]
+        out |= flatten("icc", icc(posterior))
     return out
 
 
@@ -168,7 +145,7 @@ def flatten_truth(truth: dict[str, Any], posterior: xr.Dataset) -> dict[str, flo
                     np.asarray(truth[name], dtype=float), (1, 1, *posterior[name].shape[2:])
                 ),
             )
-            for name in POPULATION
+            for name in reported()
             if name in posterior and name in truth
         },
         coords={k: v for k, v in posterior.coords.items() if k not in ("chain", "draw")},

@@ -2,14 +2,12 @@
 
 Prior predictive draws come from ``pm.sample_prior_predictive`` on the model. Posterior
 predictive draws are made from the fit alone: the model is rebuilt from the InferenceData
-(:func:`alliance_bayes._rebuild.rebuild_model`) and the outcome is drawn from the model's own graph
-given the stored vocabulary draws (:mod:`alliance_bayes.checks._conditional`), so the predictive
+(:func:`alliance_bayes.result.rebuild_model`) and the outcome is drawn from the model's own graph
+given the stored vocabulary draws (:func:`alliance_bayes._graph.compile_graph`), so the predictive
 draws condition on the fitted therapist and patient effects instead of redrawing them.
 """
 
 from __future__ import annotations
-
-import json
 
 import arviz as az
 import numpy as np
@@ -17,28 +15,9 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from .._rebuild import predictive_model, rebuild_model
+from .._graph import compile_graph, stored_names
 from ..models._info import model_info
-from ._conditional import conditional_function
-
-
-def _vocabulary(model: pm.Model) -> list[str]:
-    """The variables a fit stores (the vocabulary, no internal offsets or factors)."""
-    from ..fit import _stored_names
-
-    return _stored_names(model)
-
-
-def _model_attrs(model: pm.Model) -> dict[str, str]:
-    """The attrs :func:`alliance_bayes.fit` writes about the model, so checks can rebuild it."""
-    from ..fit import _data_attrs
-
-    info = model_info(model)
-    return {
-        "spec": json.dumps(info.spec.to_dict()),
-        "priors": json.dumps(info.priors),
-        "data": json.dumps(_data_attrs(info.data)),
-    }
+from ..result import FitAttrs, predictive_model, rebuild_model
 
 
 def _replace_group(idata: az.InferenceData, name: str, dataset: xr.Dataset) -> None:
@@ -89,13 +68,12 @@ def prior_predictive(
         drawn = pm.sample_prior_predictive(
             draws=draws,
             random_seed=random_seed,
-            var_names=[*_vocabulary(model), "alliance"],
+            var_names=[*stored_names(model), "alliance"],
         )
     if not model_info(model).data.has_outcome and "observed_data" in drawn.groups():
         del drawn["observed_data"]  # a planned design: the observed values are placeholders
     if idata is None:
-        drawn.attrs.update(_model_attrs(model))
-        return drawn
+        return FitAttrs.of_model(model).write(drawn)  # what fit records, so checks can rebuild
     for group in ("prior", "prior_predictive"):
         _replace_group(idata, group, drawn[group])
     return idata
@@ -142,11 +120,8 @@ def posterior_predictive(
             f"{observed.sizes['obs']}; pass the fit's own model (or none, to rebuild it)."
         )
     posterior = idata.posterior
-    function = conditional_function(
-        model,
-        [model["alliance"]],
-        [str(n) for n in posterior.data_vars],
-        random_seed=random_seed,
+    function = compile_graph(
+        model, [model["alliance"]], [str(n) for n in posterior.data_vars], random_seed=random_seed
     )
     (values,) = function(posterior)
     dataset = xr.Dataset(

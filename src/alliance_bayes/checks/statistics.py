@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .._rebuild import rebuild_data
+from ..result import rebuild_data
 
 Value = float | Mapping[Any, float]
 FRAME_COLUMNS = ("therapist", "patient", "rater", "session", "time", "alliance")

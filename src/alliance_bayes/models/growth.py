@@ -32,6 +32,16 @@ from ._marginal import (
 )
 from ._marginal_kernel import IntegratedLogDensity
 
+# the keywords of growth_model that a ModelSpec supplies when it is given
+OPTIONS = (
+    "therapist_covariates",
+    "patient_covariates",
+    "likelihood",
+    "centered",
+    "marginal",
+    "priors",
+)
+
 
 def growth_model(
     data: AllianceData,
@@ -71,7 +81,8 @@ def growth_model(
         model is built: to fit new ratings, build the model again (``fit`` checks this); tools
         that swap ``alliance_observed`` by hand need ``marginal=False``.
     spec
-        A :class:`ModelSpec`; when given, it supplies all of the above.
+        A :class:`ModelSpec`; when given, it supplies all of the above, and a keyword that
+        contradicts it raises ``ValueError`` (it would otherwise be ignored).
 
     Returns
     -------
@@ -88,18 +99,16 @@ def growth_model(
     >>> model["growth_coef"].eval().shape
     (2, 2)
     """
-    if spec is None:
-        spec = ModelSpec(
-            kind="growth",
-            therapist_covariates=None
-            if therapist_covariates is None
-            else list(therapist_covariates),
-            patient_covariates=_names(patient_covariates),
-            likelihood=likelihood,
-            centered=centered,
-            marginal=marginal,
-            priors=dict(priors or {}),
-        )
+    options = ModelSpec(
+        kind="growth",
+        therapist_covariates=_names(therapist_covariates),
+        patient_covariates=_names(patient_covariates),
+        likelihood=likelihood,
+        centered=centered,
+        marginal=marginal,
+        priors=dict(priors or {}),
+    )
+    spec = options if spec is None else _agreed(spec, options)
     marginal = spec.integrates_effects()
     if marginal and spec.likelihood != "normal":
         raise ValueError(
@@ -172,15 +181,33 @@ def growth_model(
         line_growth = growth + t_growth[therapist_of] + p_growth
         line_level.name, line_growth.name = LINE_NAMES  # found by name by fit's conditional draws
         mu = line_level[patient_idx, rater_idx] + line_growth[patient_idx, rater_idx] * time
-        mu.name = "alliance_mean"  # found by name by R^2 (checks/_conditional.py)
+        mu.name = "alliance_mean"  # found by name by R^2 (_graph.alliance_mean)
         sigma = prior_variable("sigma", resolved["sigma"], dims="rater")
         if marginal:
             _marginal_likelihood(data, rows, mu, line_level, line_growth, sigma, chols)
         else:
             _likelihood(spec.likelihood, data, rows, mu, sigma[rater_idx], resolved)
 
-    used = {k: v for k, v in resolved.items() if k in _used_priors(spec, t_names, p_names)}
+    # a prior is used when its parameter is in the graph (a coefficient only with covariates)
+    used = {k: v for k, v in resolved.items() if k in model.named_vars}
     return attach_info(model, spec=spec, data=data, priors=used)
+
+
+def _agreed(spec: ModelSpec, options: ModelSpec) -> ModelSpec:
+    """``spec``, after checking that no keyword given beside it says otherwise."""
+    default = ModelSpec(kind="growth")
+    conflicts = [
+        f"{name}={getattr(options, name)!r} (the spec has {getattr(spec, name)!r})"
+        for name in OPTIONS
+        if getattr(options, name) != getattr(default, name)
+        and getattr(options, name) != getattr(spec, name)
+    ]
+    if conflicts:
+        raise ValueError(
+            f"growth_model got spec={spec.name!r} and {', '.join(conflicts)}; the spec supplies "
+            "every option: change it (dataclasses.replace(spec, ...)) or leave the keyword out."
+        )
+    return spec
 
 
 def _effect_of(covariates: Any, name: str, priors: dict[str, Prior], dim: str) -> Any:
@@ -296,22 +323,3 @@ def _marginal_likelihood(
         observed=observed,
         dims="obs",
     )
-
-
-def _used_priors(spec: ModelSpec, t_names: list[str], p_names: list[str]) -> set[str]:
-    used = {
-        "level",
-        "growth",
-        "therapist_sd",
-        "patient_sd",
-        "therapist_corr",
-        "patient_corr",
-        "sigma",
-    }
-    if t_names:
-        used |= {"level_coef", "growth_coef"}
-    if p_names:
-        used |= {"patient_level_coef", "patient_growth_coef"}
-    if spec.likelihood == "student_t":
-        used.add("nu")
-    return used

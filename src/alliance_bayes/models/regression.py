@@ -82,7 +82,7 @@ def therapist_regression(
         placeholder = data.score[rows] if data.has_outcome else np.zeros(len(rows))
         observed = pm.Data("alliance_observed", placeholder, dims="obs")
         mu = intercept + fitted
-        mu.name = "alliance_mean"  # found by name by R^2 (checks/_conditional.py)
+        mu.name = "alliance_mean"  # found by name by R^2 (_graph.alliance_mean)
         pm.Normal("alliance", mu=mu, sigma=sigma, observed=observed, dims="obs")
     return attach_info(model, spec=spec, data=data, priors=resolved)
 

@@ -6,7 +6,6 @@ predictive draws when they are missing, and draws one panel per rater (or per st
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import arviz as az
@@ -15,6 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..checks.statistics import GROUPS, predictive_draws, predictive_frame, statistic_draws
+from ..result import read_attrs
 
 
 def _rater_title(rater: str, what: str) -> str:
@@ -22,7 +22,8 @@ def _rater_title(rater: str, what: str) -> str:
 
 
 def _time_coding(idata: az.InferenceData) -> str:
-    return json.loads(idata.attrs.get("data", "{}")).get("time_coding", "log")
+    data = read_attrs(idata).data
+    return "log" if data is None else data.time_coding
 
 
 def plot_trajectories(
