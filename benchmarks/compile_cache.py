@@ -61,15 +61,22 @@ from alliance_bayes.models import build_model
 {build}
 built = time.perf_counter()
 timing = {{}}
-original = _compile_cache.compile_nutpie_model
+original = _compile_cache.default_store
 
-def timed(*args, **kwargs):
-    begin = time.perf_counter()
-    result = original(*args, **kwargs)
-    timing["nutpie_s"] = time.perf_counter() - begin
-    return result
+def timed_store():
+    store = original()
+    get = store.get_or_compile
 
-_compile_cache.compile_nutpie_model = timed
+    def timed(*args, **kwargs):
+        begin = time.perf_counter()
+        result = get(*args, **kwargs)
+        timing["nutpie_s"] = time.perf_counter() - begin
+        return result
+
+    store.get_or_compile = timed
+    return store
+
+_compile_cache.default_store = timed_store
 begin = time.perf_counter()
 compiled_model(model)
 timing["compiled_model_s"] = time.perf_counter() - begin

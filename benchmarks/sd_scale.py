@@ -27,7 +27,7 @@ from tuning import SPEC, append_rows, mean_shift, population, quality
 import alliance_bayes as ab
 from alliance_bayes.models import _effects
 from alliance_bayes.models._info import shared_values
-from alliance_bayes.summary import FIXED_EFFECTS, SCALES
+from alliance_bayes.vocabulary import reported
 
 RESULTS = Path(__file__).parent / "results" / "sd_scale.jsonl"
 SCALE_NAMES = ("log", "probit_linear")
@@ -76,7 +76,7 @@ def compare(n_datasets: int, tune: int) -> list[dict]:
         for scale in SCALE_NAMES:
             model = build(data, scale)
             if scale not in compiled:
-                names = [n for n in (*FIXED_EFFECTS, *SCALES) if n in model.named_vars]
+                names = [n for n in reported(correlations=False) if n in model.named_vars]
                 compiled[scale] = nutpie.compile_pymc_model(model, var_names=names)
             swapped = compiled[scale].with_data(**shared_values(model, compiled[scale].shared_data))
             seconds, fits[scale] = sample(swapped, tune)

@@ -30,7 +30,7 @@ from competitors import cpu_name
 
 import alliance_bayes as ab
 from alliance_bayes.fit import compiled_model
-from alliance_bayes.summary import FIXED_EFFECTS, SCALES
+from alliance_bayes.vocabulary import reported
 
 RESULTS = Path(__file__).parent / "results" / "tuning.jsonl"
 SPEC = "nissen_lie_2013_dual_rater"
@@ -38,7 +38,7 @@ SPEC = "nissen_lie_2013_dual_rater"
 
 def population(idata: az.InferenceData) -> list[str]:
     """The fixed effects, residual and random-effect SDs the posterior holds."""
-    return [n for n in (*FIXED_EFFECTS, *SCALES) if n in idata.posterior.data_vars]
+    return [n for n in reported(correlations=False) if n in idata.posterior.data_vars]
 
 
 def one_fit(model, tune: int) -> tuple[dict, az.InferenceData]:

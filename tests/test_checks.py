@@ -24,7 +24,7 @@ import pytest
 import alliance_bayes as ab
 from alliance_bayes.checks.power import rule_met, run_power
 from alliance_bayes.checks.recovery import run_recovery
-from alliance_bayes.checks.sbc import run_sbc
+from alliance_bayes.checks.sbc import records_frame, run_sbc
 from alliance_bayes.checks.store import Store, StoreMismatchError
 
 matplotlib.use("Agg")
@@ -64,6 +64,24 @@ def test_a_mismatched_manifest_is_refused(tmp_path):
     assert store.manifest()["n_jobs"] == 10
     with pytest.raises(StoreMismatchError, match="seed"):
         store.open({"kind": "sbc", "seed": 2, "n_jobs": 3})
+
+
+def test_an_old_store_is_read_under_todays_names_of_correlation_pairs(tmp_path):
+    """Records written before the vocabulary module named a pair above the diagonal
+    (``[a, b]``, ``a`` first); they are read as ``[b, a]``, as new records name it."""
+    store = Store(tmp_path)
+    store.open({"kind": "sbc", "seed": 1, "n_jobs": 2})
+    q = {"rank": 3, "n_ranked": 9, "truth": 0.1, "mean": 0.0, "sd": 1.0, "quantiles": {"0.5": 0}}
+    old = {"patient_corr[patient:level, patient:growth]": q, "sigma[patient]": q}
+    store.write(0, {"status": "ok", "quantities": old})
+    store.write(
+        1, {"status": "ok", "quantities": {"patient_corr[patient:growth, patient:level]": q}}
+    )
+    frame = records_frame(store)
+    assert frame.groupby("quantity")["job"].apply(list).to_dict() == {
+        "patient_corr[patient:growth, patient:level]": [0, 1],
+        "sigma[patient]": [0],
+    }
 
 
 def test_power_rules():

@@ -18,9 +18,9 @@ import pymc as pm
 import pytest
 from scipy import stats
 
-from alliance_bayes import AllianceData, Design, default_priors
+from alliance_bayes import AllianceData, Design, ModelSpec, default_priors, vocabulary
 from alliance_bayes import growth_model as _growth_model
-from alliance_bayes.models import therapist_regression
+from alliance_bayes.models import model_info, therapist_regression
 from conftest import PATIENTS, THERAPISTS, build, make_long_frame, make_therapist_frame
 
 # These exact tests are of the model with explicit patient effects; the default for the normal
@@ -413,6 +413,32 @@ def test_regression_names_and_coords():
     assert tuple(dims["alliance"]) == ("obs",)
     assert list(model.coords["therapist_covariate"]) == ["presence", "insight"]
     assert list(model.coords["therapist"]) == [f"C{i}" for i in range(8)]
+
+
+def test_the_vocabulary_table_is_true_of_both_models():
+    """Every name of the table is in its model with the table's dims, and every prior of a
+    model with all its options (Student-t, covariates at both levels) is a parameter."""
+    models = {
+        "growth": growth_model(dual_rater_data(), likelihood="student_t"),
+        "regression": therapist_regression(regression_data()),
+    }
+    for family, model in models.items():
+        table = {t.name: t.dims for t in vocabulary.terms(family)}
+        dims = {name: tuple(model.named_vars_to_dims.get(name, ())) for name in table}
+        assert dims == table and set(table) <= set(model.named_vars)
+        assert set(model_info(model).priors) == set(vocabulary.parameters(family))
+
+
+def test_a_keyword_that_contradicts_the_spec_is_refused():
+    data = dual_rater_data()
+    robust = ModelSpec(name="robust", likelihood="student_t")
+    with pytest.raises(ValueError, match=r"likelihood='censored' \(the spec has 'student_t'\)"):
+        _growth_model(data, spec=robust, likelihood="censored")
+    with pytest.raises(ValueError, match="priors="):
+        _growth_model(data, spec=robust, priors={"sigma": {"sigma": 0.1}})
+    # a keyword that says what the spec says is no conflict
+    model = _growth_model(data, spec=robust, likelihood="student_t", marginal=None)
+    assert "nu" in model.named_vars
 
 
 # ------------------------------------------------------------------------------- data in the graph

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from alliance_bayes import Design, default_priors
-from alliance_bayes.priors import GROWTH_PRIORS, REGRESSION_PRIORS, resolve_priors
+from alliance_bayes.priors import resolve_priors
+from alliance_bayes.vocabulary import parameters
 from conftest import build
 
 
@@ -18,7 +19,7 @@ def nissen_lie():
 
 def test_growth_defaults_follow_the_scale_and_the_time_span(nissen_lie):
     priors = default_priors(nissen_lie)
-    assert set(priors) == set(GROWTH_PRIORS)
+    assert set(priors) == set(parameters("growth"))
     span = np.log(40) - np.log(3)  # log time coding of sessions 3..40
     # u = 1.5 on a 1-7 scale (a quarter of its range)
     assert priors["level"] == {"dist": "Normal", "mu": 4.0, "sigma": 1.0}
@@ -33,7 +34,7 @@ def test_growth_defaults_follow_the_scale_and_the_time_span(nissen_lie):
 
 def test_regression_defaults(nissen_lie):
     priors = default_priors(nissen_lie, "regression")
-    assert set(priors) == set(REGRESSION_PRIORS)
+    assert set(priors) == set(parameters("regression"))
     assert priors["intercept"] == {"dist": "Normal", "mu": 4.0, "sigma": 1.0}
     assert priors["coef"] == {"dist": "Normal", "mu": 0.0, "sigma": 0.375}
 

@@ -42,12 +42,6 @@ from .data import AllianceData
 
 Prior = dict[str, Any]
 
-GROWTH_PRIORS = (
-    "level", "growth", "level_coef", "growth_coef", "patient_level_coef", "patient_growth_coef",
-    "therapist_sd", "patient_sd", "therapist_corr", "patient_corr", "sigma", "nu",
-)  # fmt: skip
-REGRESSION_PRIORS = ("intercept", "coef", "sigma")
-
 
 def outcome_unit(data: AllianceData) -> tuple[float, float]:
     """``(centre, u)``: the scale's midpoint and a quarter of its range (see module docs)."""

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from ..spec import Design, ModelSpec
+from ..vocabulary import renamed_pairs
 from .jobs import FitSettings
 from .runner import Executor, run_study, study_options
 from .store import Store
@@ -245,7 +246,9 @@ def records_frame(store: Store, n: int | None = None) -> pd.DataFrame:
     """One row per (job, quantity) of a store's records (failed jobs keep a row with a reason).
 
     Only jobs ``0 .. n - 1`` if ``n`` is given; files that are not records of the store's study
-    are skipped with a :class:`~alliance_bayes.checks.store.StoreWarning`.
+    are skipped with a :class:`~alliance_bayes.checks.store.StoreWarning`. Quantities are named
+    as the vocabulary names them; a correlation pair of an older record, named above the
+    diagonal, is renamed (:func:`alliance_bayes.vocabulary.renamed_pairs`).
     """
     if n is not None and n < 1:
         raise ValueError(f"n must be at least 1, not {n}.")
@@ -258,6 +261,9 @@ def records_frame(store: Store, n: int | None = None) -> pd.DataFrame:
             "seconds": record.get("seconds"),
         }
         quantities = record.get("quantities") or {}
+        # records written before issue 19 named correlation pairs above the diagonal
+        renamed = renamed_pairs(quantities)
+        quantities = {renamed.get(k, k): q for k, q in quantities.items()}
         if not quantities:
             rows.append(base | {"quantity": None})
         for name, q in quantities.items():
