@@ -35,7 +35,7 @@ from competitors import (
 )
 
 import alliance_bayes as ab
-from alliance_bayes.fit import _stored_names
+from alliance_bayes._graph import stored_names
 from alliance_bayes.models._marginal_kernel import register_jax_dispatch
 
 
@@ -48,7 +48,7 @@ def nutpie_backend(data, settings: Settings, backend: str) -> dict:
         register_jax_dispatch()
     start = time.perf_counter()
     compiled = nutpie.compile_pymc_model(
-        model, backend=backend, var_names=_stored_names(model), **gradient
+        model, backend=backend, var_names=stored_names(model), **gradient
     )
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
@@ -79,7 +79,7 @@ def numpyro(data, settings: Settings) -> dict:
             nuts_sampler="numpyro",
             random_seed=settings.seed,
             progressbar=False,
-            var_names=_stored_names(model),
+            var_names=stored_names(model),
             compute_convergence_checks=False,
         )
     timing = pm_sample_timing(idata, time.perf_counter() - start)

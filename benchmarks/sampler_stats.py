@@ -39,7 +39,7 @@ def main() -> dict:
     data = competitors.simulate_study(settings, args.replicate)
     model = ab.growth_model(data, spec=competitors.spec_for(settings))
     start = time.perf_counter()
-    compiled = compiled_model(model).nutpie_model
+    compiled = compiled_model(model)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     trace = nutpie.sample(
