@@ -246,7 +246,9 @@ def scalars(
         yield labels, values[index]
 
 
-def flatten(name: str, array: xr.DataArray, sample_dims: Sequence[str] = SAMPLE_DIMS) -> dict:
+def flatten(
+    name: str, array: xr.DataArray, sample_dims: Sequence[str] = SAMPLE_DIMS
+) -> dict[str, np.ndarray]:
     """Every scalar of ``array`` by its :func:`scalar_name`, with its values over ``sample_dims``.
 
     Examples
