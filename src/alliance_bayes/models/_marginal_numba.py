@@ -186,6 +186,19 @@ def _factorisations(k: int) -> SimpleNamespace:
                 out[i, j] = -s / low[i, i]
 
     @numba.njit(inline="always")
+    def _symmetric_product(a, b, out, both_lower):
+        """``out = a' b`` for a product known to be symmetric: the lower triangle is computed
+        and mirrored. ``b`` is lower triangular, so the sum starts at row ``j``; at row ``i``
+        when ``a`` is lower triangular too (``both_lower``, a constant once inlined)."""
+        for i in range(k):
+            for j in range(i + 1):
+                s = 0.0
+                for p in range(i if both_lower else j, k):
+                    s += a[p, i] * b[p, j]
+                out[i, j] = s
+                out[j, i] = s
+
+    @numba.njit(inline="always")
     def _factorise(low, b, work, g_inverse, q):
         """For ``G = I + L'BL``: fills ``G^-1`` and ``q = G^-1 L'``, returns ``log|G|``. Then
         ``L G^-1 L' = (S^-1 + B)^-1`` (``S = LL'``) with no inverse of ``L``. ``work`` is
@@ -197,23 +210,12 @@ def _factorisations(k: int) -> SimpleNamespace:
                 for p in range(i, k):
                     s += low[p, i] * b[p, j]
                 lb[i, j] = s
-        for i in range(k):  # G = I + L'BL, symmetric
-            for j in range(i + 1):
-                s = 0.0
-                for p in range(j, k):
-                    s += lb[i, p] * low[p, j]
-                g[i, j] = s
-                g[j, i] = s
+        _symmetric_product(lb.T, low, g, False)  # G = I + L'BL
+        for i in range(k):
             g[i, i] += 1.0
         _cholesky(g, root)
         _lower_inverse(root, root_inverse)
-        for i in range(k):  # G^-1 = R'^-1 R^-1, symmetric
-            for j in range(i + 1):
-                s = 0.0
-                for p in range(i, k):
-                    s += root_inverse[p, i] * root_inverse[p, j]
-                g_inverse[i, j] = s
-                g_inverse[j, i] = s
+        _symmetric_product(root_inverse, root_inverse, g_inverse, True)  # G^-1 = R'^-1 R^-1
         for i in range(k):  # Q = G^-1 L'
             for j in range(k):
                 s = 0.0
