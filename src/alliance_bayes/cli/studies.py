@@ -1,8 +1,8 @@
 """``alliance-bayes sbc|recovery|power <spec> --n N --out DIR`` and ``alliance-bayes report DIR``.
 
-Re-running the same command resumes the study in ``DIR``. The options every study shares (where
-the jobs run, the sampler settings, the seed, ``--adopt``) are declared once, in
-:data:`STUDY_OPTIONS`, and reach each command as one :class:`StudyRun`.
+Re-running the same command resumes the study in ``DIR``. What every study shares (the spec,
+the store folder, where the jobs run, the sampler settings, the seed, ``--adopt``) is declared
+once, in :data:`STUDY_OPTIONS`, and reaches each command as one :class:`StudyRun`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ _ADOPT = (
 _SPEC = "Model spec (TOML path or shipped name) with a [design]."
 _OUT = "Store folder (re-run to resume)."
 
-# name: (type, option); the defaults are those of run_sbc, run_recovery and run_power
+# name: (type, argument or option); the defaults are those of run_sbc, run_recovery, run_power
 STUDY_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "spec": (str, typer.Argument(..., help=_SPEC)),
+    "out": (Path, typer.Option(..., help=_OUT)),
     "workers": (int | None, typer.Option(None, help="Local worker processes (default: cores).")),
     "scheduler": (
         str | None,
@@ -47,6 +49,8 @@ STUDY_OPTIONS: dict[str, tuple[Any, Any]] = {
 class StudyRun:
     """The values of :data:`STUDY_OPTIONS` given to one study command."""
 
+    spec: str
+    out: Path
     workers: int | None
     scheduler: str | None
     draws: int
@@ -60,12 +64,14 @@ class StudyRun:
 
         Examples
         --------
-        >>> StudyRun(None, "tcp://host:8786", 100, 100, 2, 0, False).keywords()["executor"]
+        >>> study = StudyRun("spec", Path("out"), None, "tcp://host:8786", 100, 100, 2, 0, False)
+        >>> study.keywords()["executor"]
         'tcp://host:8786'
         """
         from ..checks.jobs import FitSettings  # the library loads when a study runs, not before
 
         return {
+            "store": self.out,
             "settings": FitSettings(draws=self.draws, tune=self.tune, chains=self.chains),
             "executor": self.scheduler or self.workers,
             "random_seed": self.seed,
@@ -74,26 +80,34 @@ class StudyRun:
 
 
 def study_command(command: Callable[..., None]) -> Callable[..., None]:
-    """Register ``command`` on the app with :data:`STUDY_OPTIONS` after its own options.
+    """Register ``command`` on the app with the argument and options of :data:`STUDY_OPTIONS`.
 
-    The command declares a keyword-only ``study: StudyRun`` instead of the shared options;
-    typer sees the command's own parameters followed by the shared ones.
+    The command declares its own options and a keyword-only ``study: StudyRun``; typer sees the
+    spec argument, the command's own options, then the shared options.
     """
     signature = inspect.signature(command, eval_str=True)
     own = [p for p in signature.parameters.values() if p.name != "study"]
-    shared = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
-        for name, (kind, option) in STUDY_OPTIONS.items()
-    ]
+    spec, *shared = [_parameter(name, *typed) for name, typed in STUDY_OPTIONS.items()]
+    parameters = [spec, *own, *shared]
 
     @functools.wraps(command)
     def run(**values: Any) -> None:
         study = StudyRun(**{name: values.pop(name) for name in STUDY_OPTIONS})
         return command(**values, study=study)
 
-    run.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
-    run.__annotations__ = {p.name: p.annotation for p in [*own, *shared]}
+    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
     return app.command(command.__name__)(run)
+
+
+def _parameter(name: str, kind: Any, option: Any) -> inspect.Parameter:
+    """A parameter that typer reads as ``option``: the spec comes first, the rest by name."""
+    how = (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD
+        if name == "spec"
+        else inspect.Parameter.KEYWORD_ONLY
+    )
+    return inspect.Parameter(name, how, default=option, annotation=kind)
 
 
 def _counts(text: str) -> list[int]:
@@ -107,41 +121,54 @@ def _counts(text: str) -> list[int]:
     return counts
 
 
-def _study_truth(truth: str | None, model_spec):
-    """The truth of a recovery or power study, checked against the model before any job runs."""
+def _inputs(study: StudyRun, truth: str | None = None, *, fixed: bool = True):
+    """The spec of a study and, if ``fixed``, its truth; all checked before any job runs.
+
+    ``fixed``: recovery and power simulate at fixed true values, SBC draws them from the prior.
+    """
     from ..models import build_model
 
+    model_spec = read_spec(study.spec)
+    check_output_folder(study.out)
+    if not fixed:
+        return model_spec, None
     if model_spec.design is None:
         fail(f"model spec {model_spec.name!r} has no [design] table to simulate from.")
     true_values, _ = read_truth(truth, model_spec)
     # names and labels a wrong truth lacks would otherwise fail every job, one by one
     true_values.arrays(build_model(model_spec.design.to_data(random_seed=0), model_spec))
-    return true_values
+    return model_spec, true_values
+
+
+def _therapist_designs(base, counts: list[int]) -> dict:
+    """The spec's design with each number of therapists (patients per therapist: the mean)."""
+    import dataclasses
+
+    per = base.patients_per_therapist
+    per = per if not isinstance(per, list) else round(sum(per) / len(per))
+    return {
+        f"{count}_therapists": dataclasses.replace(
+            base, n_therapists=count, patients_per_therapist=per, name=f"{count}_therapists"
+        )
+        for count in counts
+    }
 
 
 @study_command
 def sbc(
-    spec: str = typer.Argument(..., help=_SPEC),
-    n: int = typer.Option(100, "--n", help="Number of simulations."),
-    out: Path = typer.Option(..., help=_OUT),
-    *,
-    study: StudyRun,
+    n: int = typer.Option(100, "--n", help="Number of simulations."), *, study: StudyRun
 ) -> None:
     """Simulation-based calibration of a model spec on its design."""
     from ..checks.sbc import run_sbc
 
-    model_spec = read_spec(spec)
-    check_output_folder(out)
-    result = run_sbc(model_spec, n_sims=n, store=out, **study.keywords())
-    console.print(result.summary(), markup=False)
-    _report(out, n)
+    model_spec, _ = _inputs(study, fixed=False)
+    console.print(run_sbc(model_spec, n_sims=n, **study.keywords()).summary(), markup=False)
+    _report(study.out, n)
 
 
 @study_command
 def recovery(
-    spec: str = typer.Argument(..., help=_SPEC),
     n: int = typer.Option(50, "--n", help="Number of replications."),
-    out: Path = typer.Option(..., help=_OUT),
     truth: str = typer.Option(None, help=TRUTH_HELP),
     *,
     study: StudyRun,
@@ -149,18 +176,14 @@ def recovery(
     """Parameter recovery at fixed true values."""
     from ..checks.recovery import run_recovery
 
-    model_spec = read_spec(spec)
-    check_output_folder(out)
-    true_values = _study_truth(truth, model_spec)
-    run_recovery(model_spec, truth=true_values, n_reps=n, store=out, **study.keywords())
-    _report(out, n)
+    model_spec, true_values = _inputs(study, truth)
+    run_recovery(model_spec, truth=true_values, n_reps=n, **study.keywords())
+    _report(study.out, n)
 
 
 @study_command
 def power(
-    spec: str = typer.Argument(..., help=_SPEC),
     n: int = typer.Option(100, "--n", help="Replications per design."),
-    out: Path = typer.Option(..., help=_OUT),
     therapists: str = typer.Option("20,40,70", help="Numbers of therapists to compare."),
     target: str = typer.Option("growth_coef[patient, burdens]"),
     rule: str = typer.Option("95% interval excludes 0"),
@@ -169,33 +192,15 @@ def power(
     study: StudyRun,
 ) -> None:
     """Assurance of the spec's design with different numbers of therapists."""
-    import dataclasses
-
     from ..checks.power import run_power
 
-    model_spec = read_spec(spec)
-    check_output_folder(out)
-    true_values = _study_truth(truth, model_spec)
-    base = model_spec.design
-    designs = {}
-    for count in _counts(therapists):
-        per = base.patients_per_therapist
-        per = per if not isinstance(per, list) else round(sum(per) / len(per))
-        designs[f"{count}_therapists"] = dataclasses.replace(
-            base, n_therapists=count, patients_per_therapist=per, name=f"{count}_therapists"
-        )
+    model_spec, true_values = _inputs(study, truth)
+    designs = _therapist_designs(model_spec.design, _counts(therapists))
     result = run_power(
-        model_spec,
-        designs,
-        true_values,
-        n_reps=n,
-        target=target,
-        rule=rule,
-        store=out,
-        **study.keywords(),
+        model_spec, designs, true_values, n_reps=n, target=target, rule=rule, **study.keywords()
     )
     console.print(result.table().to_string(index=False), markup=False)
-    _report(out, n)
+    _report(study.out, n)
 
 
 @app.command()
