@@ -270,7 +270,7 @@ def environment() -> dict[str, Any]:
     Examples
     --------
     >>> sorted(environment())
-    ['cpu', 'machine', 'python', 'pytensor', 'versions']
+    ['cpu', 'machine', 'pytensor', 'python', 'versions']
     """
     import pytensor
 
