@@ -1,6 +1,6 @@
 """Hostile and ambiguous inputs to ``AllianceData.from_frame`` (issue 18, sections 2 and 3).
 
-Run: python benchmarks/data_probes.py
+Run: python benchmarks/probes/data_probes.py
 Prints one line per probe: what ``from_frame`` did (refused with which error, or accepted, with
 the warnings it gave and what it made of the input). Run it on two commits to compare them.
 """
