@@ -24,7 +24,7 @@ from alliance_bayes.models import model_info, therapist_regression
 from conftest import PATIENTS, THERAPISTS, build, make_long_frame, make_therapist_frame
 
 # These exact tests are of the model with explicit patient effects; the default for the normal
-# likelihood integrates them out, which tests/test_marginal.py checks against scipy.
+# likelihood integrates them out, which tests/models/test_marginal.py checks against scipy.
 growth_model = functools.partial(_growth_model, marginal=False)
 
 RTOL = 1e-6

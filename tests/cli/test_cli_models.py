@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from alliance_bayes import Design, ModelSpec, Truth, datasets
 from alliance_bayes.cli import app
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 runner = CliRunner()
 
