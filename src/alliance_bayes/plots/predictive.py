@@ -64,22 +64,11 @@ def plot_trajectories(
                 for s in sessions
             ]
         )
-        ax.fill_between(
-            sessions,
-            bands[:, 0],
-            bands[:, 4],
-            color="C0",
-            alpha=0.2,
-            label=f"{group} predictive {prob:.0%}",
-        )
-        ax.fill_between(
-            sessions,
-            bands[:, 1],
-            bands[:, 3],
-            color="C0",
-            alpha=0.35,
-            label=f"{group} predictive 50%",
-        )
+        for (low, high), alpha, share in (((0, 4), 0.2, prob), ((1, 3), 0.35, 0.5)):
+            label = f"{group} predictive {share:.0%}"
+            ax.fill_between(
+                sessions, bands[:, low], bands[:, high], color="C0", alpha=alpha, label=label
+            )
         ax.plot(sessions, bands[:, 2], color="C0", lw=1.5, label="predictive median")
         if observed:
             patients = np.unique(sub["patient"].astype(str))
