@@ -216,3 +216,31 @@ def test_fit_tunes_400_steps_only_for_nutpie_on_an_integrated_model(monkeypatch,
         with pytest.raises(_Stop):
             ab.fit(model, **options)
     assert seen == [("nutpie", 400), ("pymc", 1000), ("nutpie", 1000), ("nutpie", 123)]
+
+
+def test_fit_takes_a_new_structure_from_the_store_it_is_given(tiny_fit, tiny_datasets, monkeypatch):
+    from alliance_bayes import _graph
+    from alliance_bayes.models._info import structure_key
+
+    model = ab.growth_model(tiny_datasets[1])
+    compiled = _graph.CACHE.get("sampler", f"numba:{structure_key(model)}", _never_compile)
+
+    class Store:  # the CompiledModelStore protocol, handing out tiny_fit's compiled model
+        def __init__(self):
+            self.asked = []
+
+        def get_or_compile(self, model, var_names=None):
+            self.asked.append(list(var_names))
+            return compiled
+
+    monkeypatch.setattr(_graph, "CACHE", _graph.GraphCache())  # nothing compiled in-process
+    store = Store()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refit = ab.fit(model, random_seed=8, store=store, **(FIT_SETTINGS | {"draws": 50}))
+    assert len(store.asked) == 1 and "level" in store.asked[0]
+    assert refit.posterior.sizes["draw"] == 50
+
+
+def _never_compile():
+    raise AssertionError("tiny_fit's model should be compiled already")

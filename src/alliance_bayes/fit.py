@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import arviz as az
 import numpy as np
@@ -47,6 +47,9 @@ from .result import (  # load, save: re-exported (the CLI and older code import 
 )
 from .vocabulary import is_internal
 
+if TYPE_CHECKING:  # the store's module reaches into nutpie: imported when a model compiles
+    from ._compile_cache import CompiledModelStore
+
 # The pointwise log-likelihood is added by default up to this many values (chains x draws x
 # observations; 10**8 float64 values are 800 MB): 4 x 1000 draws of 25,000 ratings.
 LOG_LIKELIHOOD_AUTO_LIMIT = 10**8
@@ -59,11 +62,15 @@ TUNE_OTHERWISE = 1000
 _PACKAGES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "xarray")
 
 
-def compiled_model(model: pm.Model, backend: str = "numba") -> Any:
+def compiled_model(
+    model: pm.Model, backend: str = "numba", store: CompiledModelStore | None = None
+) -> Any:
     """The nutpie-compiled model for ``model``'s structure, with ``model``'s data swapped in.
 
     Compiled once per structure (the ``"sampler"`` entries of :data:`alliance_bayes._graph.CACHE`,
-    counted by :func:`compile_counts`); a refit of the same structure swaps its data in.
+    counted by :func:`compile_counts`); a refit of the same structure swaps its data in. A new
+    structure is taken from ``store`` (numba backend; default: the disk cache of
+    :func:`~alliance_bayes._compile_cache.default_store`, none under ``ALLIANCE_BAYES_CACHE=0``).
 
     Examples
     --------
@@ -71,17 +78,18 @@ def compiled_model(model: pm.Model, backend: str = "numba") -> Any:
     """
     key = f"{backend}:{structure_key(model)}"
     kept = key in _graph.CACHE.keys("sampler")
-    compiled = _graph.CACHE.get("sampler", key, lambda: _compile_nutpie(model, backend))
+    compiled = _graph.CACHE.get("sampler", key, lambda: _compile_nutpie(model, backend, store))
     return compiled.with_data(**shared_values(model, compiled.shared_data)) if kept else compiled
 
 
-def _compile_nutpie(model: pm.Model, backend: str) -> Any:
+def _compile_nutpie(model: pm.Model, backend: str, store: CompiledModelStore | None) -> Any:
     import nutpie
 
     from ._compile_cache import default_store
 
     if backend == "numba":  # from the disk cache when another process compiled it
-        return default_store().get_or_compile(model, var_names=stored_names(model))
+        store = store or default_store()
+        return store.get_or_compile(model, var_names=stored_names(model))
     register_jax_dispatch()
     return nutpie.compile_pymc_model(model, backend=backend, var_names=stored_names(model))
 
@@ -92,7 +100,7 @@ def default_tune(model: pm.Model, sampler: str = "nutpie") -> int:
 
     Examples
     --------
-    >>> default_tune(growth_model(data))  # doctest: +SKIP
+    >>> default_tune(growth_model(data))
     400
     """
     return TUNE_INTEGRATED if sampler == "nutpie" and is_marginal(model) else TUNE_OTHERWISE
@@ -112,6 +120,7 @@ def fit(
     low_rank: bool = False,
     random_effects: bool = True,
     advi_steps: int = ADVI_STEPS,
+    store: CompiledModelStore | None = None,
 ) -> az.InferenceData:
     """Sample the posterior of a model of this package.
 
@@ -147,6 +156,10 @@ def fit(
         nutpie only: adapt a low-rank modified mass matrix (helps with correlated posteriors).
     advi_steps
         ``sampler="advi"`` only: optimisation steps.
+    store
+        nutpie only: where a model of a structure not compiled in this process comes from and
+        goes to (a :class:`~alliance_bayes._compile_cache.CompiledModelStore`). Default: the
+        disk cache (``DiskStore``), or ``NoCacheStore`` under ``ALLIANCE_BAYES_CACHE=0``.
 
     Returns
     -------
@@ -194,6 +207,7 @@ def fit(
             low_rank=low_rank,
             advi_steps=advi_steps,
             log_likelihood=log_likelihood,
+            store=store,
         )
     approximation = idata.attrs.get("advi")
     idata = _with_model_coords(idata, model)
@@ -245,10 +259,11 @@ def _draw(
     low_rank: bool,
     advi_steps: int,
     log_likelihood: bool,
+    store: CompiledModelStore | None = None,
 ) -> tuple[az.InferenceData, LogLikelihood | None]:
     """Posterior draws by ``sampler``, and the pointwise log-likelihood function if wanted."""
     if sampler == "nutpie":
-        compiled = compiled_model(model)
+        compiled = compiled_model(model, store=store)
         idata = _sample_nutpie(
             compiled, draws, tune, chains, cores, random_seed, progressbar, low_rank
         )
