@@ -9,6 +9,7 @@ numpy and scipy from the natural-scale parameter values. No sampling.
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ import pymc as pm
 import pytest
 from scipy import stats
 
+import alliance_bayes as ab
 from alliance_bayes import AllianceData, Design, ModelSpec, default_priors, vocabulary
 from alliance_bayes import growth_model as _growth_model
 from alliance_bayes.models import model_info, therapist_regression
@@ -531,3 +533,23 @@ def test_centered_effects_are_free_random_variables():
 def test_student_t_has_nu_and_normal_does_not(dual_model):
     assert "nu" not in dual_model.named_vars
     assert "nu" in growth_model(dual_rater_data(), likelihood="student_t").named_vars
+
+
+def test_ratings_piled_at_a_bound_suggest_the_censored_likelihood(ceiling_data):
+    from alliance_bayes.models.growth import bound_shares
+
+    shares = bound_shares(ceiling_data)
+    assert all(high > 0.1 for _, high in shares.values())  # the fixture's ceiling effect
+    with pytest.warns(ab.DataWarning, match=r"patient: \d+% at 7.*likelihood='censored'"):
+        ab.growth_model(ceiling_data)
+    with pytest.warns(ab.DataWarning, match="student_t likelihood"):
+        ab.growth_model(ceiling_data, likelihood="student_t", marginal=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ab.DataWarning)
+        ab.growth_model(ceiling_data, likelihood="censored")
+
+
+def test_ratings_off_the_bounds_give_no_warning(tiny_datasets):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ab.DataWarning)
+        ab.growth_model(tiny_datasets[0])

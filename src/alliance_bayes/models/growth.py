@@ -11,6 +11,7 @@ with correlated therapist effects ``a`` and patient effects ``b`` (2R x 2R LKJ c
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ..data import AllianceData
+from ..errors import DataWarning
 from ..priors import Prior, prior_variable, resolve_priors
 from ..spec import ModelSpec
 from ._covariates import select_covariates, therapist_covariate_matrix
@@ -33,6 +35,11 @@ from ._marginal import (
 from ._marginal_kernel import IntegratedLogDensity
 
 # the keywords of growth_model that a ModelSpec supplies when it is given
+# a rater's share of ratings at a bound of the scale from which growth_model suggests the
+# censored likelihood (a few ratings at the ceiling hardly move the fit; in many WAI samples a
+# sixth to a fifth of patient ratings sit at the maximum)
+BOUND_SHARE_WARNING = 0.05
+
 OPTIONS = (
     "therapist_covariates",
     "patient_covariates",
@@ -118,6 +125,8 @@ def growth_model(
         raise ValueError(
             "the censored likelihood needs the instrument's scale: declare scale=(low, high)."
         )
+    if spec.likelihood != "censored":
+        _warn_if_at_bounds(data, spec.likelihood)
     resolved = resolve_priors(data, spec.priors, "growth")
     t_names, t_cols = select_covariates(
         data.therapist_covariates.names, spec.therapist_covariates, "therapist"
@@ -208,6 +217,52 @@ def _agreed(spec: ModelSpec, options: ModelSpec) -> ModelSpec:
             "every option: change it (dataclasses.replace(spec, ...)) or leave the keyword out."
         )
     return spec
+
+
+def bound_shares(data: AllianceData) -> dict[str, tuple[float, float]]:
+    """Per rater, the shares of observed ratings at the scale's low and high end.
+
+    Examples
+    --------
+    >>> from alliance_bayes import datasets
+    >>> shares = bound_shares(datasets.load("nissen_lie_2013"))
+    >>> {rater: round(high, 3) for rater, (low, high) in shares.items()}
+    {'patient': 0.011, 'therapist': 0.001}
+    """
+    if data.scale is None:
+        return {}
+    observed = np.isfinite(data.score)
+    shares = {}
+    for r, rater in enumerate(data.rater_labels):
+        scores = data.score[observed & (data.obs_rater == r)]
+        at = [
+            float(np.mean(np.isclose(scores, bound))) if len(scores) else 0.0
+            for bound in data.scale
+        ]
+        shares[str(rater)] = (at[0], at[1])
+    return shares
+
+
+def _warn_if_at_bounds(data: AllianceData, likelihood: str) -> None:
+    """Warn when a rater's ratings pile up at a bound of the scale (a ceiling effect): the
+    censored likelihood is then the right model (notebook 02 shows the normal one misfit)."""
+    piled = {
+        rater: (low, high)
+        for rater, (low, high) in bound_shares(data).items()
+        if max(low, high) >= BOUND_SHARE_WARNING
+    }
+    if piled:
+        shares = "; ".join(
+            f"{rater}: {high:.0%} at {data.scale[1]:g}, {low:.0%} at {data.scale[0]:g}"
+            for rater, (low, high) in piled.items()
+        )
+        warnings.warn(
+            f"ratings pile up at the bounds of the scale ({shares}); the {likelihood} "
+            "likelihood treats them as exact values. Consider likelihood='censored', which "
+            "models a rating at a bound as 'at or beyond' it.",
+            DataWarning,
+            stacklevel=3,
+        )
 
 
 def _effect_of(covariates: Any, name: str, priors: dict[str, Prior], dim: str) -> Any:
