@@ -1,6 +1,21 @@
-"""Settings for the whole test run, notebooks included (nbmake kernels inherit the environment)."""
+"""Settings for the whole test run, notebooks included (nbmake kernels inherit the environment).
 
+The doctests of ``src/`` (collected with ``--doctest-modules``) find the names their examples use
+(``data``, ``model``, ``idata``, ...) in ``doctest_namespace``, and run in a temporary folder
+with a temporary compile cache, so that an example that writes files leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
 import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 # Notebooks read these to run with small draws in CI; a user's own setting wins.
 os.environ.setdefault("ALLIANCE_BAYES_DRAWS", "200")
@@ -16,3 +31,94 @@ try:
     settings.load_profile("deterministic")
 except ImportError:  # hypothesis comes with the test extra
     pass
+
+
+# ---------------------------------------------------------------------------- doctests
+@functools.cache
+def _test_helpers() -> Any:
+    """``tests/conftest.py`` under a name of its own: its tiny design, truth and ``fake_fit``."""
+    path = Path(__file__).parent / "tests" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("alliance_bayes_test_helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _data() -> Any:
+    """Two raters, 12 therapists with a covariate (``burdens``), 4 patients each, 4 sessions."""
+    from alliance_bayes import growth_model, simulate
+
+    helpers = _test_helpers()
+    planned = growth_model(helpers.tiny_design().to_data(random_seed=1))
+    return simulate(planned, helpers.TINY_TRUTH, random_seed=101)
+
+
+def _fake_fit(**options: Any) -> Callable[[Callable[[str], Any]], Any]:
+    """A fit-shaped InferenceData of ``growth_model(data, **options)``, prior draws as posterior.
+
+    ``tests/conftest.py``'s ``fake_fit``, with the convergence report stored as ``fit`` does.
+    """
+
+    def make(get: Callable[[str], Any]) -> Any:
+        from alliance_bayes import growth_model
+        from alliance_bayes.diagnostics import convergence_report
+        from alliance_bayes.result import FitAttrs
+
+        model = get("model") if not options else growth_model(get("data"), **options)
+        idata = _test_helpers().fake_fit(model)
+        return FitAttrs(diagnostics=convergence_report(idata)).write(idata)
+
+    return make
+
+
+def _model(get: Callable[[str], Any]) -> Any:
+    from alliance_bayes import growth_model
+
+    return growth_model(get("data"))
+
+
+# name in the doctests -> how to make it; made once per session, on first use
+DOCTEST_OBJECTS: dict[str, Callable[[Callable[[str], Any]], Any]] = {
+    "data": lambda get: _data(),
+    "model": _model,
+    "idata": _fake_fit(),
+    "fit_plain": _fake_fit(therapist_covariates=[]),
+    "fit_censored": _fake_fit(likelihood="censored"),
+}
+
+
+@functools.cache
+def _doctest_object(name: str) -> Any:
+    return DOCTEST_OBJECTS[name](_doctest_object)
+
+
+@pytest.fixture(autouse=True)
+def _doctest_setup(request: pytest.FixtureRequest) -> None:
+    """For a doctest: the objects its examples name, a temporary folder and compile cache."""
+    from _pytest.doctest import DoctestItem
+
+    if not isinstance(request.node, DoctestItem):
+        return
+    import arviz as az
+
+    namespace = request.getfixturevalue("doctest_namespace")
+    source = "".join(example.source for example in request.node.dtest.examples)
+    for name in DOCTEST_OBJECTS:
+        if re.search(rf"\b{name}\b", source):
+            value = _doctest_object(name)
+            # functions that add groups to a fit do it in place: each doctest gets a copy
+            namespace[name] = value.copy() if isinstance(value, az.InferenceData) else value
+    tmp_path = request.getfixturevalue("tmp_path")
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setenv("ALLIANCE_BAYES_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The doctests' fits are prior draws: PSIS-LOO warns about them (rightly), but not in CI."""
+    from _pytest.doctest import DoctestItem
+
+    for item in items:
+        if isinstance(item, DoctestItem):
+            item.add_marker(pytest.mark.filterwarnings("ignore::alliance_bayes.ParetoKWarning"))
+            item.add_marker(pytest.mark.filterwarnings("ignore::RuntimeWarning:arviz.stats"))

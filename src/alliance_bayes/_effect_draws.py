@@ -33,8 +33,8 @@ def add_conditional_effects(
 
     Examples
     --------
-    >>> add_conditional_effects(idata.posterior, model, random_seed=1)  # doctest: +SKIP
-    >>> idata.posterior["patient_effect"].dims  # doctest: +SKIP
+    >>> add_conditional_effects(idata.posterior, model, random_seed=1)
+    >>> idata.posterior["patient_effect"].dims
     ('chain', 'draw', 'patient', 'component')
     """
     lines_of = lines_function(model)
@@ -66,7 +66,7 @@ def lines_function(model: pm.Model) -> GraphFunction:
 
     Examples
     --------
-    >>> level, growth = lines_function(model)(idata.posterior, model)  # doctest: +SKIP
+    >>> level, growth = lines_function(model)(idata.posterior, model)
     """
     return _graph.CACHE.get(
         "lines",

@@ -100,7 +100,7 @@ def default_tune(model: pm.Model, sampler: str = "nutpie") -> int:
 
     Examples
     --------
-    >>> default_tune(growth_model(data))
+    >>> default_tune(model)  # the effects are integrated out
     400
     """
     return TUNE_INTEGRATED if sampler == "nutpie" and is_marginal(model) else TUNE_OTHERWISE

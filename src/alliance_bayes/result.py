@@ -147,8 +147,8 @@ class FitAttrs:
 
     Examples
     --------
-    >>> attrs = read_attrs(idata)  # doctest: +SKIP
-    >>> attrs.spec.likelihood, attrs.data.time_coding  # doctest: +SKIP
+    >>> attrs = read_attrs(idata)
+    >>> attrs.spec.likelihood, attrs.data.time_coding
     ('normal', 'log')
     """
 
@@ -268,7 +268,7 @@ def read_attrs(idata: az.InferenceData) -> FitAttrs:
 
     Examples
     --------
-    >>> read_attrs(idata).data.rater_roles  # doctest: +SKIP
+    >>> read_attrs(idata).data.rater_roles
     {'patient': 'patient', 'therapist': 'therapist'}
     """
     return FitAttrs.read(idata)
@@ -279,7 +279,10 @@ def write_data_groups(idata: az.InferenceData, model: pm.Model) -> None:
 
     Examples
     --------
-    >>> write_data_groups(idata, model)  # doctest: +SKIP
+    >>> bare = az.InferenceData(posterior=idata.posterior)
+    >>> write_data_groups(bare, model)
+    >>> bare.groups()
+    ['posterior', 'observed_data', 'constant_data']
     """
     observed = model.rvs_to_values[model["alliance"]].get_value()
     obs_coords = {"obs": list(model.coords["obs"])}
@@ -305,7 +308,8 @@ def save(idata: az.InferenceData, path: str | Path) -> Path:
 
     Examples
     --------
-    >>> save(idata, "fit.nc")  # doctest: +SKIP
+    >>> save(idata, "fit.nc")
+    PosixPath('fit.nc')
     """
     path = Path(path)
     idata.to_netcdf(str(path), engine="h5netcdf")
@@ -317,7 +321,8 @@ def load(path: str | Path) -> az.InferenceData:
 
     Examples
     --------
-    >>> idata = load("fit.nc")  # doctest: +SKIP
+    >>> path = save(idata, "fit.nc")
+    >>> idata = load(path)
     """
     idata = az.from_netcdf(str(path), engine="h5netcdf")
     read_attrs(idata)
@@ -337,8 +342,8 @@ def coord_labels(idata: az.InferenceData, dim: str) -> np.ndarray:
 
     Examples
     --------
-    >>> coord_labels(idata, "therapist")[:2]  # doctest: +SKIP
-    array(['t1', 't2'], dtype=object)
+    >>> coord_labels(idata, "therapist")[:2]
+    array(['T01', 'T02'], dtype=object)
     """
     for group in ("constant_data", "posterior", "prior", "observed_data"):
         if group in idata.groups() and dim in idata[group].coords:
@@ -390,8 +395,8 @@ def rebuild_data(idata: az.InferenceData) -> AllianceData:
 
     Examples
     --------
-    >>> data = rebuild_data(idata)  # doctest: +SKIP
-    >>> data.n_obs == idata.observed_data.sizes["obs"]  # doctest: +SKIP
+    >>> data = rebuild_data(idata)
+    >>> data.n_obs == idata.observed_data.sizes["obs"]
     True
     """
     attrs = read_attrs(idata)
@@ -456,7 +461,7 @@ def rebuild_spec(idata: az.InferenceData, data: AllianceData | None = None) -> M
 
     Examples
     --------
-    >>> rebuild_spec(idata).kind  # doctest: +SKIP
+    >>> rebuild_spec(idata).kind
     'growth'
     """
     attrs = read_attrs(idata)
@@ -475,8 +480,8 @@ def rebuild_model(idata: az.InferenceData) -> pm.Model:
 
     Examples
     --------
-    >>> model = rebuild_model(idata)  # doctest: +SKIP
-    >>> model["alliance"].eval().shape == idata.observed_data["alliance"].shape  # doctest: +SKIP
+    >>> model = rebuild_model(idata)
+    >>> model["alliance"].eval().shape == idata.observed_data["alliance"].shape
     True
     """
     data = rebuild_data(idata)
@@ -493,7 +498,7 @@ def predictive_model(idata: az.InferenceData) -> pm.Model:
 
     Examples
     --------
-    >>> predictive_model(idata)["patient_effect"].ndim  # doctest: +SKIP
+    >>> predictive_model(idata)["patient_effect"].ndim
     2
     """
     model = rebuild_model(idata)

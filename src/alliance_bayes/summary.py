@@ -54,8 +54,11 @@ def summarize(
 
     Examples
     --------
-    >>> table = summarize(idata)  # doctest: +SKIP
-    >>> table.query("parameter == 'growth_coef'")  # doctest: +SKIP
+    >>> table = summarize(idata)
+    >>> table.query("parameter == 'growth_coef'")[["parameter", "rater", "covariate"]]
+         parameter      rater covariate
+    6  growth_coef    patient   burdens
+    7  growth_coef  therapist   burdens
     """
     posterior = idata.posterior
     names = [n for n in (var_names or reported(correlations=False)) if n in posterior]
@@ -96,7 +99,10 @@ def variance_components(idata: az.InferenceData, prob: float = 0.95) -> pd.DataF
 
     Examples
     --------
-    >>> variance_components(idata).query("kind == 'icc'")  # doctest: +SKIP
+    >>> variance_components(idata).query("kind == 'icc'")[["kind", "level", "term"]]
+       kind      level       term
+    21  icc  therapist    patient
+    23  icc  therapist  therapist
     """
     posterior = idata.posterior
     rows = []
@@ -184,7 +190,7 @@ def contrast_draws(
 
     Examples
     --------
-    >>> contrast_draws(idata, "growth_coef").attrs["label"]  # doctest: +SKIP
+    >>> contrast_draws(idata, "growth_coef").attrs["label"]
     'patient-rated minus therapist-rated growth_coef'
     """
     posterior = idata.posterior
@@ -214,7 +220,9 @@ def rater_contrast(
 
     Examples
     --------
-    >>> rater_contrast(idata, "growth_coef")  # doctest: +SKIP
+    >>> rater_contrast(idata, "growth_coef")[["contrast", "covariate"]]
+                                            contrast covariate
+    0  growth_coef[patient] - growth_coef[therapist]   burdens
     """
     diff = contrast_draws(idata, name, rater_roles)
     extra = [d for d in diff.dims if d not in ("chain", "draw")]

@@ -80,7 +80,7 @@ def run_power(
     --------
     >>> base = Design.nissen_lie_2013()
     >>> designs = {f"{n} therapists": Design(**{**base.__dict__, "n_therapists": n,
-    ...            "patients_per_therapist": 4}) for n in (20, 40, 80)}  # doctest: +SKIP
+    ...            "patients_per_therapist": 4}) for n in (20, 40, 80)}
     >>> run_power(spec, designs, Truth.nissen_lie_2013(), n_reps=100,
     ...           settings=FitSettings(draws=300), executor=2).plot()  # doctest: +SKIP
     """

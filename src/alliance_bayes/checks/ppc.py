@@ -108,8 +108,8 @@ def posterior_predictive(
 
     Examples
     --------
-    >>> idata = posterior_predictive(load("fit.nc"), random_seed=1)  # doctest: +SKIP
-    >>> idata.posterior_predictive["alliance"].dims  # doctest: +SKIP
+    >>> idata = posterior_predictive(idata, random_seed=1)
+    >>> idata.posterior_predictive["alliance"].dims
     ('chain', 'draw', 'obs')
     """
     model = predictive_model(idata) if model is None else model

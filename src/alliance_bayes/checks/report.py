@@ -40,7 +40,7 @@ def write_ppc(idata, out: Path, fmt: str = "png", seed: int | None = None) -> li
 
     Examples
     --------
-    >>> write_ppc(ab.load("fit.nc"), Path("ppc"))  # doctest: +SKIP
+    >>> write_ppc(idata, Path("ppc"))
     [PosixPath('ppc/ppc_statistics.csv'), PosixPath('ppc/ppc_statistics.md'), ...]
     """
     import matplotlib

@@ -371,8 +371,8 @@ def predictive_frame(idata: az.InferenceData) -> tuple[pd.DataFrame, tuple[float
 
     Examples
     --------
-    >>> frame, scale = predictive_frame(idata)  # doctest: +SKIP
-    >>> list(frame.columns)  # doctest: +SKIP
+    >>> frame, scale = predictive_frame(idata)
+    >>> list(frame.columns)
     ['therapist', 'patient', 'rater', 'session', 'time', 'alliance']
     """
     data = rebuild_data(idata)
@@ -511,9 +511,18 @@ def ppc_statistics(
 
     Examples
     --------
-    >>> table = ppc_statistics(idata)  # doctest: +SKIP
-    >>> table.query("statistic == 'ceiling'")  # doctest: +SKIP
-    >>> ppc_statistics(idata, {"median": lambda f: f["alliance"].median()})  # doctest: +SKIP
+    >>> table = ppc_statistics(idata, random_seed=1)
+    >>> list(table.columns)
+    ['statistic', 'rater', 'observed', 'mean', 'lower', 'upper', 'p_value']
+    >>> table.query("statistic == 'ceiling'")[["statistic", "rater", "observed"]]
+       statistic      rater  observed
+    16   ceiling    patient       0.0
+    17   ceiling  therapist       0.0
+    >>> median = ppc_statistics(idata, {"median": lambda f: f["alliance"].median()})
+    >>> median[["statistic", "rater"]]
+      statistic      rater
+    0    median    patient
+    1    median  therapist
     """
     tail = (1 - prob) / 2
     rows = []

@@ -102,7 +102,7 @@ def inside(folder: str | os.PathLike, path: str | os.PathLike) -> Path:
 
     Examples
     --------
-    >>> inside("study", "study/sbc_test.csv")  # doctest: +SKIP
+    >>> inside("study", "study/sbc_test.csv")
     PosixPath('study/sbc_test.csv')
     """
     base = Path(folder).resolve()
@@ -168,9 +168,11 @@ class Store:
 
     Examples
     --------
-    >>> store = Store("sbc_study")  # doctest: +SKIP
-    >>> store.open({"kind": "sbc", "seed": 1, "n_jobs": 100})  # doctest: +SKIP
-    >>> store.done(100)  # doctest: +SKIP
+    >>> store = Store("sbc_study")
+    >>> store.open({"kind": "sbc", "seed": 1, "n_jobs": 100})
+    >>> for job in (0, 1, 2):
+    ...     store.write(job, {"ranks": {}})
+    >>> store.done(100)
     {0, 1, 2}
     """
 

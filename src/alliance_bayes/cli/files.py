@@ -30,7 +30,9 @@ def read_toml_file(path: Path, reader: Callable[[Path], T], what: str) -> T:
     Examples
     --------
     >>> from alliance_bayes.spec import Design
-    >>> read_toml_file(Path("design.toml"), Design.from_toml, "design")  # doctest: +SKIP
+    >>> _ = Design(n_therapists=20).to_toml("design.toml")
+    >>> read_toml_file(Path("design.toml"), Design.from_toml, "design").n_therapists
+    20
     """
     try:
         return reader(path)
@@ -102,7 +104,11 @@ def read_csv(path: Path, ids: Iterable[str | None] = ()) -> Any:
 
     Examples
     --------
-    >>> read_csv(Path("ratings.csv"), ids=["therapist", "patient"])  # doctest: +SKIP
+    >>> _ = Path("ratings.csv").write_text("therapist,patient,wai\\n01,1,5.5\\n1,2,6\\n")
+    >>> read_csv(Path("ratings.csv"), ids=["therapist", "patient"])
+      therapist patient  wai
+    0        01       1  5.5
+    1         1       2  6.0
     """
     import pandas as pd
 
@@ -226,7 +232,7 @@ def check_output_folder(folder: Path, names: Iterable[str] = (), *, force: bool 
 
     Examples
     --------
-    >>> check_output_folder(Path("study"), ["sbc_test.csv"])  # doctest: +SKIP
+    >>> check_output_folder(Path("study"), ["sbc_test.csv"])
     """
     if folder.exists() and not folder.is_dir():
         fail(f"{folder} is a file; --out needs a folder.")

@@ -20,8 +20,8 @@ def plot_coefficients(
 
     Examples
     --------
-    >>> fig = plot_coefficients(idata)  # doctest: +SKIP
-    >>> fig.savefig("coefficients.png")  # doctest: +SKIP
+    >>> fig = plot_coefficients(idata)
+    >>> fig.savefig("coefficients.png")
     """
     table = summarize(idata, var_names=var_names, prob=prob)
     names = [n for n in var_names if n in set(table["parameter"])]

@@ -48,8 +48,8 @@ def plot_therapist_effects(
 
     Examples
     --------
-    >>> fig = plot_therapist_effects(idata)  # doctest: +SKIP
-    >>> fig.savefig("therapist_effects.pdf")  # doctest: +SKIP
+    >>> fig = plot_therapist_effects(idata)
+    >>> fig.savefig("therapist_effects.pdf")
     """
     if "therapist_effect" not in idata.posterior:
         raise ValueError("the fit has no therapist_effect (not a growth model).")

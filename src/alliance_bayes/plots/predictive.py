@@ -42,7 +42,7 @@ def plot_trajectories(
 
     Examples
     --------
-    >>> fig = plot_trajectories(idata, n_patients=10, random_seed=1)  # doctest: +SKIP
+    >>> fig = plot_trajectories(idata, n_patients=10, random_seed=1)
     """
     frame, scale = predictive_frame(idata)
     draws = predictive_draws(idata, group, random_seed)
@@ -113,7 +113,7 @@ def plot_density(
 
     Examples
     --------
-    >>> fig = plot_density(idata, num_pp_samples=100)  # doctest: +SKIP
+    >>> fig = plot_density(idata, num_pp_samples=20)
     """
     frame, _ = predictive_frame(idata)
     predictive_draws(idata, group, random_seed)  # make the draws when missing
@@ -174,8 +174,8 @@ def plot_statistics(
 
     Examples
     --------
-    >>> fig = plot_statistics(idata, {"median": lambda f: f["alliance"].median()})  # doctest: +SKIP
-    >>> fig = plot_statistics(idata)  # doctest: +SKIP
+    >>> fig = plot_statistics(idata, {"median": lambda f: f["alliance"].median()})
+    >>> fig = plot_statistics(idata)
     """
     items = statistic_draws(idata, statistics, group, random_seed)
     columns = max(1, min(columns, len(items)))
@@ -214,7 +214,7 @@ def plot_loo_pit(
 
     Examples
     --------
-    >>> fig = plot_loo_pit(idata)  # doctest: +SKIP
+    >>> fig = plot_loo_pit(idata)
     """
     if "log_likelihood" not in idata.groups():
         raise ValueError("LOO-PIT needs the log_likelihood group; fit with log_likelihood=True.")
