@@ -22,6 +22,7 @@ from .errors import (
     UntrustedCacheWarning,
 )
 from .fit import fit
+from .instruments import InstrumentKey, reliability, score_wai
 from .models import build_model, growth_model, therapist_regression
 from .plots import (
     plot_density,
@@ -43,6 +44,7 @@ __all__ = [
     "DataValidationError",
     "DataWarning",
     "Design",
+    "InstrumentKey",
     "ModelSpec",
     "ParetoKWarning",
     "Statistic",
@@ -73,7 +75,9 @@ __all__ = [
     "ppc_statistics",
     "prior_predictive",
     "rater_contrast",
+    "reliability",
     "save",
+    "score_wai",
     "simulate",
     "summarize",
     "therapist_regression",
