@@ -23,6 +23,7 @@ from .errors import (
 )
 from .fit import fit
 from .instruments import InstrumentKey, reliability, score_wai
+from .io import read_table
 from .models import build_model, growth_model, therapist_regression
 from .plots import (
     plot_density,
@@ -75,6 +76,7 @@ __all__ = [
     "ppc_statistics",
     "prior_predictive",
     "rater_contrast",
+    "read_table",
     "reliability",
     "save",
     "score_wai",

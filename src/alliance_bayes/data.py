@@ -240,6 +240,93 @@ class AllianceData:
         _warn_thin(data)
         return data
 
+    @classmethod
+    def from_wide(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        therapist: str,
+        patient: str,
+        columns: str | Mapping[Hashable, Any],
+        rater: str | None = None,
+        score: str = "alliance",
+        time: str = "session",
+        dropna: bool = True,
+        **options: Any,
+    ) -> AllianceData:
+        """Validate a wide frame: one row per patient (or patient and rater), a column per session.
+
+        The frame is reshaped by :func:`alliance_bayes.io.wide_to_long` and handed to
+        :meth:`from_frame`: the result equals ``from_frame`` on the same data in long form.
+
+        Parameters
+        ----------
+        frame
+            One row per patient, or per patient and rater (then name the rater's column in
+            ``rater``).
+        therapist, patient
+            Id columns.
+        columns
+            The score columns: a pattern with ``{session}`` (a number) and optionally
+            ``{rater}``, e.g. ``"wai_{rater}_s{session}"``, or a mapping from column to session
+            or to ``(rater, session)``. Columns that fit neither are patient-level columns
+            (e.g. covariates for ``patient_covariates``).
+        rater
+            The wide frame's rater column, for one row per patient and rater. With a ``{rater}``
+            pattern the raters come from the column names (the long column is ``"rater"``).
+        score, time
+            Names of the long frame's score and session columns (as in ``data.columns``).
+        dropna
+            Leave out empty cells (no rating at that session); ``False`` keeps them as missing
+            outcomes.
+        **options
+            Passed on to :meth:`from_frame` (``rater_roles``, ``scale``, ``therapists``,
+            ``therapist_covariates``, ``patient_covariates``, ``time_coding``, ...).
+
+        Raises
+        ------
+        DataValidationError
+            What :func:`~alliance_bayes.io.wide_to_long` refuses (no column fits the pattern,
+            a session that is not a number, two columns of one session, repeated rows), and what
+            :meth:`from_frame` refuses; rows are named ``"<wide row>:<column>"``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> wide = pd.DataFrame({"t": ["a", "a", "b"], "p": [1, 2, 3],
+        ...                      "wai_client_s1": [5.0, 4.0, 6.0], "wai_client_s3": [5.5, 4.5, 6.1],
+        ...                      "wai_clinician_s1": [4.0, 4.0, 5.0],
+        ...                      "wai_clinician_s3": [4.5, None, 5.5]})
+        >>> data = AllianceData.from_wide(
+        ...     wide, therapist="t", patient="p", columns="wai_{rater}_s{session}", scale=(1, 7),
+        ...     rater_roles={"client": "patient", "clinician": "therapist"})
+        >>> data.n_obs, data.rater_labels
+        (11, ('client', 'clinician'))
+        """
+        from .errors import DataValidationError
+        from .io import names_raters, wide_to_long
+
+        if rater is not None and names_raters(columns):
+            raise DataValidationError(
+                f"rater={rater!r} names the wide frame's rater column, but columns={columns!r} "
+                "take the rater from the column names too: use one of the two."
+            )
+        ids = [therapist, patient, *([rater] if rater else [])]
+        long = wide_to_long(
+            frame, columns, id_columns=ids, score=score, time=time, rater="rater", dropna=dropna
+        )
+        if names_raters(columns):
+            rater = "rater"
+        return cls.from_frame(
+            long,
+            therapist=therapist,
+            patient=patient,
+            score=score,
+            time=time,
+            rater=rater,
+            **options,
+        )
+
     # ------------------------------------------------------------------ sizes and coords
     @property
     def n_therapists(self) -> int:

@@ -460,3 +460,87 @@ def test_the_shared_study_options_reach_the_study_as_settings_and_executor(
                       catch_exceptions=False)  # fmt: skip
     assert no_study["executor"] == "tcp://h:1"
     assert no_study["settings"] == FitSettings()  # the defaults of run_sbc & co.
+
+
+# ---------------------------------------------------------------------------- wide, Excel, SPSS
+WIDE_PATTERN = "wai_{rater}_s{session}"
+ROLE_ARGS = ["--rater-roles", "client=patient,clinician=therapist"]
+
+
+def wide_two_raters(tmp_path: Path) -> pd.DataFrame:
+    """``write_two_raters``' ratings, one row per patient, a column per rater and session."""
+    from alliance_bayes.io import long_to_wide
+
+    long = pd.read_csv(write_two_raters(tmp_path / "long.csv"), dtype={"therapist": str})
+    ids = {"id_columns": ["therapist", "patient"], "score": "alliance", "time": "session"}
+    return long_to_wide(long, WIDE_PATTERN, rater="informant", **ids)
+
+
+def fitted_data(args: list[str], seen: dict):
+    with pytest.raises(Stopped):
+        runner.invoke(app, args, catch_exceptions=False)
+    data = seen.pop("data")
+    frame = data.to_frame().rename(columns={data.columns.get("rater", "rater"): "rater"})
+    return data, frame.sort_values(["patient", "rater", "session"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".sav"])
+def test_fit_reads_a_wide_excel_or_spss_file_as_the_same_data(tmp_path, no_sampling, suffix):
+    import pyreadstat
+
+    wide = wide_two_raters(tmp_path)
+    path = tmp_path / f"wide{suffix}"
+    if suffix == ".xlsx":
+        wide.to_excel(path, index=False, sheet_name="ratings")
+    else:
+        pyreadstat.write_sav(wide, path)
+    long_args = fit_args(tmp_path / "long.csv", tmp_path / "a.nc", "--rater", "informant")
+    expected, expected_frame = fitted_data([*long_args, *ROLE_ARGS], no_sampling)
+    args = fit_args(path, tmp_path / "b.nc", "--wide", WIDE_PATTERN, *ROLE_ARGS)
+    data, frame = fitted_data(args, no_sampling)
+    pd.testing.assert_frame_equal(frame, expected_frame)
+    assert list(data.therapist_labels) == list(expected.therapist_labels) == ["T1", "T2", "T3"]
+    assert data.rater_roles == expected.rater_roles
+    assert data.therapist_covariates.names == ("burdens", "satisfactions")
+    assert data.row_id[0] == "0:wai_client_s1"
+
+
+def test_fit_reads_a_wide_file_with_one_row_per_patient_and_rater(tmp_path, no_sampling):
+    from alliance_bayes.io import long_to_wide
+
+    long = pd.read_csv(write_two_raters(tmp_path / "long.csv"), dtype={"therapist": str})
+    ids = ["therapist", "patient", "informant"]
+    wide = long_to_wide(long, "wai_s{session}", id_columns=ids, score="alliance", time="session")
+    wide.to_csv(tmp_path / "wide.csv", index=False)
+    long_args = fit_args(tmp_path / "long.csv", tmp_path / "a.nc", "--rater", "informant")
+    _, expected = fitted_data([*long_args, *ROLE_ARGS], no_sampling)
+    args = ["--wide", "wai_s{session}", "--rater", "informant", *ROLE_ARGS]
+    _, frame = fitted_data(fit_args(tmp_path / "wide.csv", tmp_path / "b.nc", *args), no_sampling)
+    pd.testing.assert_frame_equal(frame, expected)
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        (["--wide", "wai_{rater}"], ["the pattern 'wai_{rater}'", "needs {session} once"]),
+        (["--wide", "alliance_s{session}"], ["no column of the wide frame fits the pattern"]),
+        (["--wide", WIDE_PATTERN, "--rater", "informant"], ["the pattern names the raters"]),
+        (["--sheet", "ratings"], ["sheet='ratings'", "is not an Excel workbook"]),
+    ],
+    ids=["no-session", "no-match", "two-raters", "sheet-of-csv"],
+)
+def test_bad_wide_options_are_one_error_line(tmp_path, no_sampling, extra, fragments):
+    wide_two_raters(tmp_path).to_csv(tmp_path / "wide.csv", index=False)
+    result = runner.invoke(app, fit_args(tmp_path / "wide.csv", tmp_path / "fit.nc", *extra))
+    assert_one_line_error(result, *fragments)
+    assert "data" not in no_sampling
+
+
+def test_a_missing_reader_package_is_one_error_line(tmp_path, monkeypatch):
+    import sys
+
+    path = tmp_path / "study.sav"
+    path.write_bytes(b"not read")
+    monkeypatch.setitem(sys.modules, "pyreadstat", None)
+    result = runner.invoke(app, fit_args(path, tmp_path / "fit.nc"))
+    assert_one_line_error(result, "'pyreadstat'", 'pip install "alliance_bayes[io]"')

@@ -1,7 +1,8 @@
 """What the commands read and how their outputs are checked, before any work is done.
 
-Model specs and truths (a shipped name or a TOML file), users' CSVs, the ``--scale`` and
-``--rater-roles`` options; outputs that would lose a file or cannot be written are refused.
+Model specs and truths (a shipped name or a TOML file), users' tables (CSV, Excel, SPSS), the
+``--scale`` and ``--rater-roles`` options; outputs that would lose a file or cannot be written are
+refused.
 """
 
 from __future__ import annotations
@@ -96,33 +97,29 @@ def read_truth(source: str | None, model_spec: Any) -> tuple[Any, str]:
     return Truth.preset(name), name
 
 
-def read_csv(path: Path, ids: Iterable[str | None] = ()) -> Any:
-    """A user's CSV, its id columns read as text: ``01`` and ``1`` stay two therapists.
+def read_table(path: Path, ids: Iterable[str | None] = (), sheet: str | None = None) -> Any:
+    """A user's CSV, Excel workbook or SPSS file, its id columns read as text.
 
-    A UTF-8 byte order mark (as spreadsheets write it) is dropped rather than glued to the first
-    column's name.
+    :func:`alliance_bayes.io.read_table` reads it (``01`` and ``1`` stay two therapists; SPSS's
+    declared missing codes are missing); a missing optional package becomes one ``error:`` line.
 
     Examples
     --------
     >>> _ = Path("ratings.csv").write_text("therapist,patient,wai\\n01,1,5.5\\n1,2,6\\n")
-    >>> read_csv(Path("ratings.csv"), ids=["therapist", "patient"])
+    >>> read_table(Path("ratings.csv"), ids=["therapist", "patient"])
       therapist patient  wai
     0        01       1  5.5
     1         1       2  6.0
+    >>> read_table(Path("ratings.csv"), sheet="ratings")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    alliance_bayes.errors.DataValidationError: sheet='ratings': ... is not an Excel workbook.
     """
-    import pandas as pd
+    from ..io import read_table as read
 
     try:
-        return pd.read_csv(path, dtype=dict.fromkeys(filter(None, ids), str), encoding="utf-8-sig")
-    except pd.errors.EmptyDataError as error:
-        raise CliError(f"{path} is empty: no header row of column names.") from error
-    except UnicodeDecodeError as error:
-        raise CliError(
-            f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at position "
-            f"{error.start}); save it as a UTF-8 CSV."
-        ) from error
-    except pd.errors.ParserError as error:
-        raise CliError(f"{path} is not a readable CSV: {error}") from error
+        return read(path, ids=ids, sheet=sheet)
+    except ImportError as error:
+        raise CliError(str(error)) from error
 
 
 def parse_scale(text: str | None, default: Iterable[float] | None) -> tuple[float, float] | None:

@@ -10,12 +10,17 @@ import typer
 from rich.markup import escape
 
 from .app import app, console, fail
-from .files import check_outputs, parse_rater_roles, parse_scale, read_csv, read_spec
+from .files import check_outputs, parse_rater_roles, parse_scale, read_spec, read_table
 
 
 @app.command("fit")
 def fit_command(
-    data: Path = typer.Argument(..., exists=True, help="Long-format CSV, one row per rating."),
+    data: Path = typer.Argument(
+        ...,
+        exists=True,
+        help="Ratings: a CSV, Excel (.xlsx) or SPSS (.sav) file, one row per rating (or wide, "
+        "see --wide).",
+    ),
     spec: str = typer.Option(..., help="Model spec (TOML path or shipped name)."),
     out: Path = typer.Option(..., help="netCDF file for the fit."),
     therapist: str = typer.Option(None, help="Therapist id column."),
@@ -28,7 +33,18 @@ def fit_command(
         help="Which rater label is the patient and which the therapist, e.g. "
         "client=patient,clinician=therapist (needed unless the labels are patient/therapist).",
     ),
-    therapists: Path = typer.Option(None, help="Therapist-level CSV (questionnaires)."),
+    wide: str = typer.Option(
+        None,
+        "--wide",
+        metavar="PATTERN",
+        help="The file is wide: one row per patient (or per patient and --rater), one column "
+        "per session named by PATTERN, e.g. 'wai_{rater}_s{session}' or 'wai_s{session}'.",
+    ),
+    sheet: str = typer.Option(None, help="The worksheet of an Excel data file."),
+    therapists: Path = typer.Option(
+        None, help="Therapist-level file (questionnaires): CSV, Excel or SPSS."
+    ),
+    therapists_sheet: str = typer.Option(None, help="The worksheet of an Excel --therapists file."),
     scale: str = typer.Option(None, help="Instrument range, e.g. 1,7."),
     draws: int = typer.Option(1000),
     tune: int | None = typer.Option(
@@ -38,9 +54,10 @@ def fit_command(
     seed: int = typer.Option(None),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --out file."),
 ) -> None:
-    """Fit a model spec to a CSV and save the fit (netCDF)."""
+    """Fit a model spec to a data file (CSV, Excel, SPSS; long or wide) and save the fit."""
     from ..data import AllianceData
     from ..fit import fit, save
+    from ..io import names_raters
     from ..models import build_model
 
     model_spec = read_spec(spec)
@@ -54,16 +71,21 @@ def fit_command(
         "rater": rater,
     }
     columns |= {k: v for k, v in given.items() if v}
-    missing = [k for k in ("therapist", "patient", "score", "time") if k not in columns]
+    needed = ("therapist", "patient") if wide else ("therapist", "patient", "score", "time")
+    missing = [k for k in needed if k not in columns]
     if missing:
         fail(f"name the columns {missing} (e.g. --{missing[0]} <column>).")
     design = model_spec.design
     declared = parse_scale(scale, design.scale if design else None)
     roles = parse_rater_roles(rater_roles)
     ids = [columns["therapist"], columns["patient"], columns.get("rater")]
-    frame = read_csv(data, ids)
+    frame = read_table(data, ids, sheet)
     rater_column = columns.get("rater")
-    if rater_column not in frame.columns:
+    if wide and names_raters(wide):
+        if rater:
+            fail(f"--rater {rater!r} and --wide {wide!r}: the pattern names the raters already.")
+        rater_column = None
+    elif rater_column not in frame.columns:
         if rater:
             fail(
                 f"--rater {rater!r} is not a column of {data} (columns: "
@@ -72,21 +94,26 @@ def fit_command(
         if rater_column:
             console.print(f"{data} has no rater column {rater_column!r}: one rater.", markup=False)
         rater_column = None
+    options = {
+        "therapist": columns["therapist"],
+        "patient": columns["patient"],
+        "score": columns.get("score", "alliance"),
+        "time": columns.get("time", "session"),
+        "rater": rater_column,
+        "rater_roles": roles,
+        "therapist_covariates": model_spec.therapist_covariates or (),
+        "patient_covariates": model_spec.patient_covariates or (),
+        "therapists": read_table(therapists, [columns["therapist"]], therapists_sheet)
+        if therapists
+        else None,
+        "time_coding": design.time_coding if design else "log",
+        "scale": declared,
+    }
     with console.status("Validating data"):
-        alliance = AllianceData.from_frame(
-            frame,
-            therapist=columns["therapist"],
-            patient=columns["patient"],
-            score=columns["score"],
-            time=columns["time"],
-            rater=rater_column,
-            rater_roles=roles,
-            therapist_covariates=model_spec.therapist_covariates or (),
-            patient_covariates=model_spec.patient_covariates or (),
-            therapists=read_csv(therapists, [columns["therapist"]]) if therapists else None,
-            time_coding=design.time_coding if design else "log",
-            scale=declared,
-        )
+        if wide:
+            alliance = AllianceData.from_wide(frame, columns=wide, **options)
+        else:
+            alliance = AllianceData.from_frame(frame, **options)
     console.print(repr(alliance), markup=False)
     with console.status("Building and compiling the model"):
         model = build_model(alliance, model_spec)
