@@ -15,6 +15,7 @@ from alliance_bayes.checks.statistics import (
     StatisticDraws,
     default_statistics,
     predictive_frame,
+    rating_frame,
 )
 from alliance_bayes.data import Covariates
 from alliance_bayes.models._info import structure_key
@@ -125,16 +126,7 @@ def test_prior_predictive_speaks_the_vocabulary_and_extends_a_fit(tiny_planned, 
 # ----------------------------------------------------------------------------- statistics
 def _unbalanced_frame(data) -> pd.DataFrame:
     """The tiny data as a statistics frame, with dropout: unequal patients and sessions."""
-    frame = pd.DataFrame(
-        {
-            "therapist": data.therapist_labels[data.obs_therapist],
-            "patient": data.patient_labels[data.obs_patient],
-            "rater": np.asarray(data.rater_labels, dtype=object)[data.obs_rater],
-            "session": data.session,
-            "time": data.time,
-            "alliance": data.score,
-        }
-    )
+    frame = rating_frame(data)
     rng = np.random.default_rng(5)
     return frame[rng.uniform(size=len(frame)) > 0.3].reset_index(drop=True)
 

@@ -376,7 +376,19 @@ def predictive_frame(idata: az.InferenceData) -> tuple[pd.DataFrame, tuple[float
     ['therapist', 'patient', 'rater', 'session', 'time', 'alliance']
     """
     data = rebuild_data(idata)
-    frame = pd.DataFrame(
+    return rating_frame(data).set_axis(pd.Index(data.row_id, name="obs")), data.scale
+
+
+def rating_frame(data: Any) -> pd.DataFrame:
+    """One row per rating of ``data`` (an :class:`~alliance_bayes.AllianceData`) with the columns
+    that the statistics read: therapist, patient, rater, session, time and alliance.
+
+    Examples
+    --------
+    >>> list(rating_frame(data).columns)
+    ['therapist', 'patient', 'rater', 'session', 'time', 'alliance']
+    """
+    return pd.DataFrame(
         {
             "therapist": data.therapist_labels[data.obs_therapist],
             "patient": data.patient_labels[data.obs_patient],
@@ -384,10 +396,8 @@ def predictive_frame(idata: az.InferenceData) -> tuple[pd.DataFrame, tuple[float
             "session": data.session,
             "time": data.time,
             "alliance": data.score,
-        },
-        index=pd.Index(data.row_id, name="obs"),
+        }
     )
-    return frame, data.scale
 
 
 def predictive_draws(
