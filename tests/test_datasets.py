@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,10 @@ def test_load_works_from_an_installed_wheel(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "227"
+
+
+def test_datasets_is_an_attribute_of_the_package_in_a_new_process():
+    # README's quick start calls ab.datasets.load(...) right after `import alliance_bayes as ab`
+    code = "import alliance_bayes as ab; print(ab.datasets.load('razzaque_2015').n_therapists)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "76"

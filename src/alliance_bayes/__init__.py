@@ -1,5 +1,6 @@
 """alliance_bayes: Bayesian multilevel models of the therapeutic alliance, on PyMC and ArviZ."""
 
+from . import datasets  # ab.datasets.load(...) without importing the submodule first
 from ._graph import compile_counts
 from ._version import __version__
 from .checks import (
@@ -60,6 +61,7 @@ __all__ = [
     "build_model",
     "compare",
     "compile_counts",
+    "datasets",
     "default_priors",
     "default_statistics",
     "fit",
