@@ -279,3 +279,108 @@ def test_invalid_patient_counts_are_refused(patients_per_therapist):
     design = small_design(patients_per_therapist=patients_per_therapist)
     with pytest.raises(ValueError, match=r"patients_per_therapist|at least one patient"):
         design.to_data(random_seed=0)
+
+
+# ---------------------------------------------------------------------------------- schedules
+WEEKLY = {"kind": "weekly", "weeks": 30, "attendance": 0.8, "dropout_hazard": 0.03}
+
+
+def test_weekly_schedule_gives_each_patient_sessions_of_their_own():
+    design = small_design(sessions=None, schedule=WEEKLY)
+    assert design.sessions == [float(w) for w in range(1, 31)]
+    data = design.to_data(random_seed=1)
+    frame = data.to_frame()
+    per_patient = frame.groupby("patient")["session"].apply(lambda s: tuple(sorted(set(s))))
+    assert all(s[0] == 1.0 and set(s) <= set(design.sessions) for s in per_patient)
+    assert per_patient.nunique() > 10  # 18 patients, (nearly) all with schedules of their own
+    # both raters rate every attended session
+    assert (frame.groupby(["patient", "session"]).size() == 2).all()
+    assert same_data(data, design.to_data(random_seed=1))
+    assert not same_data(data, design.to_data(random_seed=2))
+
+
+def test_schedule_with_full_attendance_and_no_dropout_is_the_fixed_grid():
+    weeks = [1.0, 2.0, 3.0, 4.0]
+    fixed = small_design(sessions=weeks).to_data(random_seed=3)
+    scheduled = small_design(schedule={"kind": "sessions"}, sessions=weeks).to_data(random_seed=3)
+    np.testing.assert_array_equal(scheduled.session, fixed.session)
+    np.testing.assert_array_equal(scheduled.obs_patient, fixed.obs_patient)
+    np.testing.assert_array_equal(scheduled.obs_rater, fixed.obs_rater)
+    only_first = small_design(
+        sessions=None, schedule={"kind": "weekly", "weeks": 4, "dropout_hazard": 1.0}
+    )
+    assert set(only_first.to_data(random_seed=3).session) == {1.0}
+
+
+def test_schedule_attendance_and_dropout_follow_the_documented_model():
+    design = Design(
+        n_therapists=400, patients_per_therapist=5, sessions=None, schedule=WEEKLY, raters=["x"]
+    )
+    attended = design.attendance(np.random.default_rng(11), 2000)
+    a, h = WEEKLY["attendance"], WEEKLY["dropout_hazard"]
+    expected = np.r_[1.0, a * (1 - h) ** np.arange(1, 30)]
+    # 2000 patients: binomial SDs are under .0112; 0.05 is more than 4 SD for every week
+    np.testing.assert_allclose(attended.mean(axis=0), expected, atol=0.05)
+    last = np.where(attended, np.arange(30), -1).max(axis=1)
+    gone = np.arange(30)[None, :] > last[:, None]
+    assert attended[:, 0].all()
+    assert attended.sum(axis=1).mean() == pytest.approx(design_expected(design), rel=0.03)
+    assert not (attended & gone).any()
+
+
+def design_expected(design: Design) -> float:
+    from alliance_bayes.spec import expected_sessions
+
+    return expected_sessions(design)
+
+
+def test_expected_sessions_by_hand():
+    design = Design(
+        schedule={"kind": "weekly", "weeks": 3, "attendance": 0.5, "dropout_hazard": 0.5}
+    )
+    assert design_expected(design) == 1 + 0.5 * (0.5 + 0.25)
+    assert design_expected(Design()) == 4.0
+
+
+def test_schedule_round_trips_to_toml_and_gives_the_same_data():
+    design = small_design(sessions=None, schedule={"kind": "weekly", "weeks": 12})
+    back = Design.from_toml(design.to_toml())
+    assert back == design and back.schedule == {
+        "kind": "weekly",
+        "weeks": 12,
+        "attendance": 1.0,
+        "dropout_hazard": 0.0,
+    }
+    assert same_data(back.to_data(random_seed=4), design.to_data(random_seed=4))
+    assert "schedule" not in Design().to_dict() and Design().sessions == [3.0, 12.0, 20.0, 40.0]
+
+
+def test_schedule_in_the_summary():
+    text = small_design(sessions=None, schedule=WEEKLY).summary()
+    assert "sessions: 1, 2, ..., 30" in text
+    assert "schedule: weekly, 30 possible sessions; attendance 0.8, dropout hazard 0.03" in text
+
+
+@pytest.mark.parametrize(
+    ("schedule", "changes", "match"),
+    [
+        ({"kind": "monthly"}, {}, "schedule kind must be one of"),
+        ({"kind": "weekly", "weeks": 0}, {}, "whole number >= 1"),
+        ({"kind": "weekly", "weeks": 2.5}, {}, "whole number >= 1"),
+        ({"kind": "weekly", "weeks": 9, "attendance": 0.0}, {}, r"attendance must be in \(0, 1\]"),
+        ({"kind": "weekly", "weeks": 9, "dropout_hazard": -0.1}, {}, "dropout_hazard"),
+        (
+            {"kind": "weekly", "weeks": 9, "hazard": 0.1},
+            {},
+            r"unknown schedule fields \['hazard'\]",
+        ),
+        ({"kind": "sessions", "weeks": 9}, {}, "not weeks"),
+        ({"kind": "weekly", "weeks": 9}, {"retention": [1.0] * 9}, "leave retention out"),
+        ({"kind": "weekly", "weeks": 2}, {"sessions": [1.0, 3.0]}, "has sessions 1, 2"),
+        ({"kind": "sessions"}, {"sessions": None}, "needs the possible sessions"),
+        ("weekly", {}, "must be a table"),
+    ],
+)
+def test_invalid_schedules_are_refused(schedule, changes, match):
+    with pytest.raises(ValueError, match=match):
+        small_design(**({"sessions": None, "schedule": schedule} | changes))

@@ -64,12 +64,26 @@ class Design:
         Poisson draw of mean ``mean - min``, truncated at ``max``) or
         ``{"dist": "uniform", "min": 1, "max": 8}``.
     sessions
-        The session schedule, e.g. ``[3, 12, 20, 40]``.
+        The session schedule, e.g. ``[3, 12, 20, 40]`` (the default): every patient is planned
+        at every session. With a ``schedule`` these are the possible sessions (derived from a
+        weekly schedule when left out).
     raters
         ``["patient"]``, ``["therapist"]`` or ``["patient", "therapist"]``.
     retention
         Probability that a patient is still in treatment at each session (non-increasing;
         once gone, gone). ``None`` means no dropout.
+    schedule
+        ``None`` (the default): the fixed schedule above. Otherwise each patient gets sessions
+        of their own, e.g. ``{"kind": "weekly", "weeks": 30, "attendance": 0.8,
+        "dropout_hazard": 0.03}`` (possible sessions 1, 2, ..., 30, in weeks) or
+        ``{"kind": "sessions", ...}`` (possible sessions: ``sessions``). The model: a patient is
+        rated at the first possible session (the intake); before each later one they leave
+        treatment with probability ``dropout_hazard`` (so the number of possible sessions in
+        treatment is geometric, and once gone, gone), and while in treatment they attend it
+        with probability ``attendance`` (independently). Only attended sessions are rows, so
+        patients differ in their sessions and numbers of ratings; ``missing_rate`` still blanks
+        ratings at random, and ``retention`` must be left out. ``attendance`` defaults to 1 and
+        ``dropout_hazard`` to 0.
     missing_rate
         Probability that a remaining rating is missing at random.
     therapist_covariates, patient_covariates
@@ -87,7 +101,7 @@ class Design:
     name: str = "design"
     n_therapists: int = 40
     patients_per_therapist: int | list[int] | dict[str, Any] = 4
-    sessions: list[float] = field(default_factory=lambda: [3.0, 12.0, 20.0, 40.0])
+    sessions: list[float] | None = None  # None: [3, 12, 20, 40], or those of a weekly schedule
     raters: list[str] = field(default_factory=lambda: ["patient"])
     retention: list[float] | None = None
     missing_rate: float = 0.0
@@ -96,6 +110,7 @@ class Design:
     time_coding: str = "log"
     scale: list[float] | None = None
     description: str = ""
+    schedule: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.therapist_covariates, Mapping):
@@ -104,6 +119,7 @@ class Design:
             self.patient_covariates = CovariateDesign(**self.patient_covariates)
         if self.time_coding not in TIME_CODINGS:
             raise ValueError(f"time_coding must be one of {TIME_CODINGS}.")
+        self._set_sessions()
         if self.retention is not None:
             r = np.asarray(self.retention, dtype=float)
             if len(r) != len(self.sessions) or np.any(np.diff(r) > 0) or np.any((r < 0) | (r > 1)):
@@ -116,6 +132,30 @@ class Design:
         if not 1 <= len(self.raters) <= 2:
             raise ValueError(f"a design has one or two raters, got {self.raters}.")
         self._check_schedule()
+
+    def _set_sessions(self) -> None:
+        """The fixed schedule's default, or the possible sessions of ``schedule``."""
+        if self.schedule is None:
+            if self.sessions is None:
+                self.sessions = [3.0, 12.0, 20.0, 40.0]
+            return
+        self.schedule = _checked_schedule(self.schedule)
+        if self.retention is not None:
+            raise ValueError(
+                "a design with a schedule has its dropout in schedule['dropout_hazard']; "
+                f"leave retention out (got {self.retention})."
+            )
+        if self.schedule["kind"] == "weekly":
+            weekly = [float(w) for w in range(1, self.schedule["weeks"] + 1)]
+            if self.sessions is not None and [float(s) for s in self.sessions] != weekly:
+                raise ValueError(
+                    f"a weekly schedule of {self.schedule['weeks']} weeks has sessions 1, 2, "
+                    f"..., {self.schedule['weeks']}; got sessions {self.sessions}: leave them "
+                    "out, or use schedule kind 'sessions' for sessions of your own."
+                )
+            self.sessions = weekly
+        elif self.sessions is None:
+            raise ValueError("schedule kind 'sessions' needs the possible sessions in sessions.")
 
     def _check_schedule(self) -> None:
         """What from_frame would reject: to_data builds its frame past those checks."""
@@ -248,10 +288,7 @@ class Design:
         p_cov = self.patient_covariates.draw(n_patients, rng)
 
         sessions = np.asarray(self.sessions, dtype=float)
-        n_s, n_r = len(sessions), len(self.raters)
-        patient = np.repeat(np.arange(n_patients), n_s * n_r)
-        session_idx = np.tile(np.repeat(np.arange(n_s), n_r), n_patients)
-        rater = np.tile(np.arange(n_r), n_patients * n_s)
+        patient, session_idx, rater = self._rows(rng, n_patients)
         missing = self._missingness(rng, n_patients, patient, session_idx)
 
         frame = pd.DataFrame(
@@ -286,6 +323,50 @@ class Design:
             scale=None if self.scale is None else (self.scale[0], self.scale[1]),
         )
         return dataclasses.replace(data, planned_missing=missing)
+
+    def _rows(
+        self, rng: np.random.Generator, n_patients: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Patient, session and rater index of every row: the fixed grid, or attended sessions.
+
+        Rows are ordered by patient, session, rater. The fixed grid draws nothing from ``rng``,
+        so designs without a schedule give the data they always gave."""
+        n_s, n_r = len(self.sessions), len(self.raters)
+        if self.schedule is None:
+            patient = np.repeat(np.arange(n_patients), n_s * n_r)
+            session_idx = np.tile(np.repeat(np.arange(n_s), n_r), n_patients)
+            return patient, session_idx, np.tile(np.arange(n_r), n_patients * n_s)
+        attended_patient, attended_session = np.nonzero(self.attendance(rng, n_patients))
+        return (
+            np.repeat(attended_patient, n_r),
+            np.repeat(attended_session, n_r),
+            np.tile(np.arange(n_r), attended_patient.size),
+        )
+
+    def attendance(self, rng: np.random.Generator, n_patients: int) -> np.ndarray:
+        """Which possible sessions each patient attends under ``schedule``: (patients, sessions).
+
+        The first is always attended; the number of possible sessions in treatment is
+        geometric with ``dropout_hazard`` (once gone, gone); each later one in treatment is
+        attended with probability ``attendance``.
+
+        Examples
+        --------
+        >>> design = Design(schedule={"kind": "weekly", "weeks": 6, "dropout_hazard": 1.0})
+        >>> design.attendance(np.random.default_rng(1), 2).astype(int)
+        array([[1, 0, 0, 0, 0, 0],
+               [1, 0, 0, 0, 0, 0]])
+        """
+        if self.schedule is None:
+            raise ValueError("this design has a fixed schedule: every patient at every session.")
+        n_s = len(self.sessions)
+        hazard = float(self.schedule["dropout_hazard"])
+        in_treatment = (
+            rng.geometric(hazard, size=n_patients) if hazard > 0 else np.full(n_patients, n_s)
+        )
+        attends = rng.uniform(size=(n_patients, n_s)) < float(self.schedule["attendance"])
+        attends[:, 0] = True
+        return attends & (np.arange(n_s)[None, :] < in_treatment[:, None])
 
     def _missingness(
         self, rng: np.random.Generator, n_patients: int, patient: np.ndarray, session: np.ndarray
@@ -330,13 +411,20 @@ class Design:
         )
         lines += [
             f"  therapists: {self.n_therapists}; patients per therapist: {ppt_text}",
-            f"  sessions: {', '.join(f'{s:g}' for s in self.sessions)}"
+            f"  sessions: {_sessions_text(self.sessions, short=self.schedule is not None)}"
             f" (time coding {self.time_coding})",
             f"  raters: {', '.join(self.raters)}"
             + (f"; scale {self.scale[0]:g}-{self.scale[1]:g}" if self.scale else ""),
         ]
         if self.retention is not None:
             lines.append(f"  retention: {', '.join(f'{r:g}' for r in self.retention)}")
+        if self.schedule is not None:
+            lines += [
+                f"  schedule: {self.schedule['kind']}, {len(self.sessions)} possible sessions; "
+                f"attendance {self.schedule['attendance']:g}, dropout hazard "
+                f"{self.schedule['dropout_hazard']:g} per session",
+                f"    expected sessions per patient: {expected_sessions(self):.1f}",
+            ]
         lines.append(f"  missing at random: {self.missing_rate:.0%}")
         for level, cov in (
             ("therapist", self.therapist_covariates),
@@ -348,6 +436,74 @@ class Design:
                     corr = pd.DataFrame(cov.corr, index=cov.names, columns=cov.names)
                     lines += ["    " + row for row in corr.round(2).to_string().splitlines()]
         return "\n".join(lines)
+
+
+SCHEDULE_KINDS = ("weekly", "sessions")
+_SCHEDULE_FIELDS = ("kind", "weeks", "attendance", "dropout_hazard")
+
+
+def _checked_schedule(schedule: Mapping[str, Any]) -> dict[str, Any]:
+    """A design's schedule with its defaults filled in, or a ValueError naming the problem.
+
+    Examples
+    --------
+    >>> _checked_schedule({"kind": "weekly", "weeks": 30, "attendance": 0.8})
+    {'kind': 'weekly', 'weeks': 30, 'attendance': 0.8, 'dropout_hazard': 0.0}
+    """
+    if not isinstance(schedule, Mapping):
+        raise ValueError(
+            f"schedule must be a table such as {{'kind': 'weekly', ...}}, got {schedule!r}."
+        )
+    unknown = sorted(set(schedule) - set(_SCHEDULE_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown schedule fields {unknown}; known: {list(_SCHEDULE_FIELDS)}.")
+    kind = schedule.get("kind")
+    if kind not in SCHEDULE_KINDS:
+        raise ValueError(f"schedule kind must be one of {SCHEDULE_KINDS}, got {kind!r}.")
+    values = {"kind": kind} | {k: v for k, v in schedule.items() if k != "kind"}
+    weeks = values.get("weeks")
+    if kind == "weekly" and (isinstance(weeks, bool) or not isinstance(weeks, int) or weeks < 1):
+        raise ValueError(f"a weekly schedule needs weeks, a whole number >= 1, got {weeks!r}.")
+    if kind == "sessions" and weeks is not None:
+        raise ValueError(
+            "schedule kind 'sessions' takes its possible sessions from sessions, not weeks."
+        )
+    values["attendance"] = float(values.get("attendance", 1.0))
+    values["dropout_hazard"] = float(values.get("dropout_hazard", 0.0))
+    if not 0 < values["attendance"] <= 1:
+        raise ValueError(f"schedule attendance must be in (0, 1], got {values['attendance']}.")
+    if not 0 <= values["dropout_hazard"] <= 1:
+        raise ValueError(
+            f"schedule dropout_hazard must be in [0, 1], got {values['dropout_hazard']}."
+        )
+    return values
+
+
+def _sessions_text(sessions: Sequence[float], short: bool) -> str:
+    """The sessions, or their first two and last when ``short`` and there are many."""
+    if short and len(sessions) > 4:
+        return f"{sessions[0]:g}, {sessions[1]:g}, ..., {sessions[-1]:g}"
+    return ", ".join(f"{s:g}" for s in sessions)
+
+
+def expected_sessions(design: Design) -> float:
+    """Expected number of sessions per patient under the design's schedule (or fixed grid).
+
+    ``1 + attendance * sum_{k=2..K} (1 - dropout_hazard) ** (k - 1)`` over the ``K`` possible
+    sessions.
+
+    Examples
+    --------
+    >>> design = Design(schedule={"kind": "weekly", "weeks": 3, "attendance": 0.5,
+    ...                           "dropout_hazard": 0.5})
+    >>> expected_sessions(design)  # 1 + 0.5 * (0.5 + 0.25)
+    1.375
+    """
+    n_s = len(design.sessions)
+    if design.schedule is None:
+        return float(n_s)
+    stay = (1.0 - design.schedule["dropout_hazard"]) ** np.arange(1, n_s)
+    return float(1.0 + design.schedule["attendance"] * stay.sum())
 
 
 def _drop_none(value: Any) -> Any:
