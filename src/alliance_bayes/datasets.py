@@ -19,7 +19,7 @@ import pandas as pd
 from ._version import __version__
 from .data import AllianceData
 from .models import build_model
-from .simulate import Truth, simulate
+from .simulate import Truth, item_responses, simulate
 from .spec import ModelSpec
 
 NAMES = ("nissen_lie_2013", "razzaque_2015")
@@ -85,6 +85,9 @@ def make(spec: ModelSpec, truth: Truth, seed: int) -> tuple[pd.DataFrame, dict[s
 
     The design's realisation and the outcome draw use two child seeds of ``seed``
     (``np.random.SeedSequence(seed).spawn(2)``). Rows the design made missing are left out.
+    A design with a ``score`` gives whole-number sum scores; with ``kind = "items"`` the item
+    responses (``wai1`` ...) follow the ratings' columns, spread over the items with a third
+    child seed.
 
     Examples
     --------
@@ -95,12 +98,18 @@ def make(spec: ModelSpec, truth: Truth, seed: int) -> tuple[pd.DataFrame, dict[s
     """
     if spec.design is None:
         raise ValueError(f"model spec {spec.name!r} has no [design] table to simulate from.")
-    design_seed, outcome_seed = np.random.SeedSequence(seed).spawn(2)
+    design_seed, outcome_seed, items_seed = np.random.SeedSequence(seed).spawn(3)
     planned = spec.design.to_data(random_seed=design_seed)
+    score = spec.design.score
     data = simulate(
-        build_model(planned, spec), truth, random_seed=np.random.default_rng(outcome_seed)
+        build_model(planned, spec),
+        truth,
+        random_seed=np.random.default_rng(outcome_seed),
+        score=score,
     )
     frame = data.to_frame().drop(columns="time_coded")
+    if score is not None and score["kind"] == "items":
+        frame = frame.join(item_responses(data, score, random_seed=items_seed))
     frame = frame[np.isfinite(frame["alliance"])].reset_index(drop=True)
     meta = {
         "seed": seed,

@@ -3,6 +3,8 @@
 The simulator is the model. ``simulate`` never re-implements the likelihood; it intervenes on
 the model's parameters (given by vocabulary name in a :class:`Truth`), draws the random effects and
 the outcome, and then blanks the rows the design made missing (dropout and missing at random).
+Given the design's ``score``, it then writes the outcome on the instrument's scale: whole-number
+sum scores (:func:`sum_scores`), from which :func:`item_responses` writes item responses.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 
 from . import _graph
 from .data import AllianceData
+from .errors import DataValidationError, show_some
+from .instruments import InstrumentKey
 from .models import explicit_effects
 from .models._info import ModelInfo, model_info, structure_key
-from .spec import _read_toml, _write_toml
+from .spec import _read_toml, _write_toml, score_key
 from .vocabulary import parameters
 
 
@@ -340,6 +345,7 @@ def simulate(
     truth: Truth | Mapping[str, Any],
     *,
     random_seed: int | np.random.Generator | None = None,
+    score: Mapping[str, Any] | None = None,
 ) -> AllianceData:
     """Draw an outcome from ``model`` at the true parameters, then apply the design's missingness.
 
@@ -355,12 +361,24 @@ def simulate(
         :class:`Truth`, or a dict of the same form, keyed by vocabulary names.
     random_seed
         Seed of the draw; the same seed gives the same data.
+    score
+        The design's observed score (:attr:`Design.score <alliance_bayes.Design>`, e.g.
+        ``design.score``): the continuous outcome is then mapped onto the instrument by
+        :func:`sum_scores` (rounded to whole-number sums and clipped at the sum's range). With
+        ``kind="items"`` the data hold the same sums; :func:`item_responses` writes them as
+        items. ``None`` (the default) leaves the model's continuous outcome as drawn.
 
     Returns
     -------
     AllianceData
         The model's data with the simulated outcome; rows the design made missing are NaN.
         ``.truth`` holds the parameters and the drawn ``therapist_effect`` / ``patient_effect``.
+
+    Raises
+    ------
+    ValueError
+        ``score`` is given but the data's scale is not the sum's range (12-84 for 12 items
+        1-7): the truth must be on the scale of the sum.
 
     Examples
     --------
@@ -369,6 +387,19 @@ def simulate(
     >>> data = simulate(model, Truth.nissen_lie_2013(), random_seed=2)
     >>> round(float(data.truth["level"][0]), 1)
     5.3
+
+    On the scale of a 12-item WAI-S sum (12-84), with a truth on that scale:
+
+    >>> design = Design(n_therapists=4, patients_per_therapist=2, sessions=[1, 2, 4],
+    ...                 score={"kind": "sum", "items": 12, "item_low": 1, "item_high": 7})
+    >>> design.scale
+    [12.0, 84.0]
+    >>> truth = {"level": 60.0, "growth": 2.0, "sigma": 8.0, "patient_sd": [9.0, 1.0],
+    ...          "therapist_sd": [3.0, 0.5], "patient_corr": {}, "therapist_corr": {}}
+    >>> model = growth_model(design.to_data(random_seed=1))
+    >>> sums = simulate(model, truth, random_seed=2, score=design.score).score
+    >>> bool(np.all(sums == np.round(sums))), float(sums.min()) >= 12, float(sums.max()) <= 84
+    (True, True, True)
     """
     truth = truth if isinstance(truth, Truth) else Truth(dict(truth))
     model = explicit_effects(model)  # the random effects are drawn and returned in the truth
@@ -379,8 +410,142 @@ def simulate(
     drawn = _draw(model, fixed, outputs, _seed(random_seed))
     data = info.data
     rows = np.flatnonzero(data.observed) if data.has_outcome else np.arange(data.n_obs)
-    score = np.full(data.n_obs, np.nan)
-    score[rows] = drawn.pop("alliance")
+    outcome = np.full(data.n_obs, np.nan)
+    outcome[rows] = drawn.pop("alliance")
+    if score is not None:
+        outcome = sum_scores(outcome, score, data.scale)
     if data.planned_missing is not None:
-        score[data.planned_missing] = np.nan
-    return data.with_score(score, truth=values | drawn)
+        outcome[data.planned_missing] = np.nan
+    return data.with_score(outcome, truth=values | drawn)
+
+
+# ------------------------------------------------------------------ the instrument's scale
+def sum_scores(
+    outcome: np.ndarray,
+    score: Mapping[str, Any],
+    scale: tuple[float, float] | list[float] | None,
+) -> np.ndarray:
+    """The continuous outcome as the instrument's sum scores: rounded, then clipped at its range.
+
+    This coarsens the model's outcome the way the instrument does: every whole number between
+    ``items * item_low`` and ``items * item_high`` is an attainable sum, so each value is
+    rounded to the nearest whole number (halves to even) and values beyond the range are set to
+    its ends. The model itself stays continuous: data with many sums at an end of the range
+    are better fitted with ``likelihood="censored"`` (``growth_model`` warns when 5 % or more
+    sit at a bound). The outcome's ``scale`` must be the sum's range, so that the truth that
+    drew it is on the sum's scale.
+
+    Parameters
+    ----------
+    outcome
+        Continuous values; NaN stays NaN.
+    score
+        A design's score (see :class:`~alliance_bayes.Design`).
+    scale
+        The scale of the data that drew ``outcome`` (``data.scale``).
+
+    Examples
+    --------
+    >>> score = {"kind": "sum", "items": 12, "item_low": 1, "item_high": 7}
+    >>> sum_scores(np.array([11.2, 47.5, 48.5, 50.49, 90.0, np.nan]), score, (12, 84))
+    array([12., 48., 48., 50., 84., nan])
+    """
+    low, high = score_key(score).score_range()
+    if scale is None or [float(x) for x in scale] != [float(low), float(high)]:
+        raise ValueError(
+            f"score {dict(score)} is a sum from {low} to {high}, but the data's scale is "
+            f"{scale}: simulate on the sum's scale (Design(score=...) sets it; the truth must "
+            "be on that scale too)."
+        )
+    return np.clip(np.rint(np.asarray(outcome, dtype=float)), low, high)
+
+
+def item_responses(
+    data: AllianceData,
+    instrument: str | InstrumentKey | Mapping[str, Any],
+    *,
+    random_seed: int | np.random.Generator | np.random.SeedSequence | None = None,
+    prefix: str = "wai",
+) -> pd.DataFrame:
+    """Item responses whose sum is each rating's score: the simulated sums written as items.
+
+    Each sum is spread over the items as evenly as possible: every item gets the same share of
+    ``sum - items * low`` above ``low``, and the remainder is one more point on that many items
+    drawn at random (seeded). Reversed items are written turned (``low + high - x``), so that
+    :func:`~alliance_bayes.score_wai` with the same key gives back every sum exactly. The items
+    are only a way of writing the sum: which items are high, the inter-item correlations and
+    hence reliability (alpha is close to 1) are not modelled.
+
+    The responses are a frame of their own rather than columns of the data: the model sees one
+    outcome per rating, and :class:`~alliance_bayes.AllianceData` stays that one view. The
+    frame has ``data.to_frame()``'s index, so ``data.to_frame().join(items)`` puts them beside
+    the ratings.
+
+    Parameters
+    ----------
+    data
+        Data whose scores are whole-number sums within the instrument's range (as
+        :func:`simulate` with a design's ``score`` gives); missing scores give missing items.
+    instrument
+        A preset name (``"wai_sr"``), an :class:`~alliance_bayes.InstrumentKey`, or a design's
+        ``score``.
+    random_seed
+        Seed of which items get the remainder.
+    prefix
+        Columns are ``<prefix>1`` ... ``<prefix><items>`` (``wai`` and ``item`` are what
+        ``score_wai`` finds by itself).
+
+    Raises
+    ------
+    DataValidationError
+        Scores that are not whole numbers within the instrument's range, naming up to five
+        rows.
+
+    Examples
+    --------
+    >>> import alliance_bayes as ab
+    >>> from alliance_bayes import Design
+    >>> design = Design(n_therapists=2, patients_per_therapist=1, sessions=[1, 2],
+    ...                 score={"kind": "items", "instrument": "wai_sr"})
+    >>> data = design.to_data(random_seed=1).with_score(np.array([12.0, 37.0, 60.0, np.nan]))
+    >>> items = item_responses(data, "wai_sr", random_seed=1)
+    >>> items.iloc[1].tolist()
+    [3.0, 3.0, 3.0, 3.0, 4.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]
+    >>> ab.score_wai(items)["total"].tolist()
+    [12.0, 37.0, 60.0, nan]
+    """
+    key = _instrument_key(instrument)
+    low, high = key.score_range()
+    sums = np.asarray(data.score, dtype=float)
+    answered = np.isfinite(sums)
+    bad = answered & ((sums != np.round(sums)) | (sums < low) | (sums > high))
+    if bad.any():
+        raise DataValidationError(
+            f"Column {data.columns.get('score', 'alliance')!r}: {key.name} sums are whole "
+            f"numbers from {low} to {high}; rows {show_some(data.row_id[bad].tolist())} "
+            f"(values {show_some(np.unique(sums[bad]).tolist())}) are not."
+        )
+    responses = np.full((len(sums), key.items), np.nan)
+    responses[answered] = _spread(
+        sums[answered].astype(int), key, np.random.default_rng(random_seed)
+    )
+    if key.reversed:
+        turned = [i - 1 for i in key.reversed]
+        responses[:, turned] = key.low + key.high - responses[:, turned]
+    columns = [f"{prefix}{j}" for j in range(1, key.items + 1)]
+    return pd.DataFrame(responses, columns=columns)
+
+
+def _instrument_key(instrument: str | InstrumentKey | Mapping[str, Any]) -> InstrumentKey:
+    if isinstance(instrument, InstrumentKey):
+        return instrument
+    if isinstance(instrument, Mapping):
+        return score_key(instrument)
+    return InstrumentKey.preset(instrument)
+
+
+def _spread(sums: np.ndarray, key: InstrumentKey, rng: np.random.Generator) -> np.ndarray:
+    """(n, items) responses in [low, high] with these row sums, as even as possible."""
+    share, remainder = np.divmod(sums - key.items * key.low, key.items)
+    rank = rng.random((len(sums), key.items)).argsort(axis=1).argsort(axis=1)
+    return key.low + share[:, None] + (rank < remainder[:, None])

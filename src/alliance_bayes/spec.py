@@ -15,6 +15,7 @@ import pandas as pd
 import tomli_w
 
 from .data import TIME_CODINGS, AllianceData, _assemble
+from .instruments import InstrumentKey
 
 # Patients per therapist of the Nissen-Lie-like preset: 70 therapists, 227 patients, 1 to 8 each.
 _NISSEN_LIE_PATIENTS = [
@@ -90,12 +91,24 @@ class Design:
         :class:`CovariateDesign` (names, means, SDs, correlation).
     time_coding, scale
         As in :meth:`AllianceData.from_frame`.
+    score
+        The observed score of the instrument actually used, so that simulated data look like
+        it (see :func:`alliance_bayes.simulate`): ``None`` (the default) keeps the model's
+        continuous outcome; ``{"kind": "sum", "items": 12, "item_low": 1, "item_high": 7}``
+        gives whole-number sum scores within 12-84; ``{"kind": "items", "instrument":
+        "wai_sr"}`` gives the sums and, from them, item responses (a preset of
+        :class:`~alliance_bayes.InstrumentKey` by name, or ``items``/``item_low``/``item_high``
+        and optionally ``reversed``). The outcome's scale is then the sum's scale: ``scale``
+        left out becomes ``[items * item_low, items * item_high]``, and any other scale is
+        refused.
 
     Examples
     --------
     >>> design = Design(n_therapists=10, patients_per_therapist=3, sessions=[1, 2, 4])
     >>> design.to_data(random_seed=1).n_patients
     30
+    >>> Design(score={"kind": "items", "instrument": "wai_sr"}).scale
+    [12.0, 60.0]
     """
 
     name: str = "design"
@@ -110,6 +123,7 @@ class Design:
     time_coding: str = "log"
     scale: list[float] | None = None
     description: str = ""
+    score: dict[str, Any] | None = None
     schedule: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
@@ -132,6 +146,7 @@ class Design:
         if not 1 <= len(self.raters) <= 2:
             raise ValueError(f"a design has one or two raters, got {self.raters}.")
         self._check_schedule()
+        self._check_score()
 
     def _set_sessions(self) -> None:
         """The fixed schedule's default, or the possible sessions of ``schedule``."""
@@ -172,6 +187,21 @@ class Design:
             raise ValueError(
                 f"log time coding needs sessions > 0, got {self.sessions}; "
                 "use time_coding='linear' or 'as_is'."
+            )
+
+    def _check_score(self) -> None:
+        """A known kind and instrument; the outcome's scale is the sum's scale."""
+        if self.score is None:
+            return
+        low, high = score_key(self.score).score_range()
+        self.score = _plain_score(self.score)
+        if self.scale is None:
+            self.scale = [float(low), float(high)]
+        elif [float(x) for x in self.scale] != [float(low), float(high)]:
+            raise ValueError(
+                f"score {self.score} spans {low}-{high}, but scale is {self.scale}; the simulated "
+                f"outcome is the sum score, so give scale=[{low}, {high}] (and a truth on that "
+                "scale) or leave scale out."
             )
 
     # ------------------------------------------------------------------ presets
@@ -416,6 +446,13 @@ class Design:
             f"  raters: {', '.join(self.raters)}"
             + (f"; scale {self.scale[0]:g}-{self.scale[1]:g}" if self.scale else ""),
         ]
+        if self.score is not None:
+            key = score_key(self.score)
+            low, high = key.score_range()
+            lines.append(
+                f"  observed score: {self.score['kind']} of {key.name} ({key.items} items "
+                f"{key.low}-{key.high}; whole-number sums {low}-{high})"
+            )
         if self.retention is not None:
             lines.append(f"  retention: {', '.join(f'{r:g}' for r in self.retention)}")
         if self.schedule is not None:
@@ -436,6 +473,66 @@ class Design:
                     corr = pd.DataFrame(cov.corr, index=cov.names, columns=cov.names)
                     lines += ["    " + row for row in corr.round(2).to_string().splitlines()]
         return "\n".join(lines)
+
+
+SCORE_KINDS = ("sum", "items")
+_SCORE_RANGE = ("items", "item_low", "item_high")
+_SCORE_FIELDS = ("kind", "instrument", *_SCORE_RANGE, "reversed")
+
+
+def score_key(score: Mapping[str, Any]) -> InstrumentKey:
+    """The instrument behind a design's ``score``: its items, response range, reversed items.
+
+    Raises
+    ------
+    ValueError
+        An unknown field or kind, an unknown instrument, both an instrument and an item range,
+        an incomplete range, or a range that is not whole numbers ``item_low < item_high``.
+
+    Examples
+    --------
+    >>> score_key({"kind": "sum", "items": 12, "item_low": 1, "item_high": 7}).score_range()
+    (12, 84)
+    >>> score_key({"kind": "items", "instrument": "wai_sr"}).name
+    'WAI-SR'
+    """
+    if not isinstance(score, Mapping):
+        raise ValueError(f"score must be a table such as {{'kind': 'sum', ...}}, got {score!r}.")
+    unknown = sorted(set(score) - set(_SCORE_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown score fields {unknown}; known: {list(_SCORE_FIELDS)}.")
+    if score.get("kind") not in SCORE_KINDS:
+        raise ValueError(f"score kind must be one of {SCORE_KINDS}, got {score.get('kind')!r}.")
+    if "instrument" in score:
+        both = [f for f in (*_SCORE_RANGE, "reversed") if f in score]
+        if both:
+            raise ValueError(
+                f"score names instrument {score['instrument']!r} and {both} too: give one "
+                "of the two."
+            )
+        return InstrumentKey.preset(score["instrument"])
+    missing = [f for f in _SCORE_RANGE if f not in score]
+    if missing:
+        raise ValueError(f"score needs an instrument, or {list(_SCORE_RANGE)}; {missing} missing.")
+    bad = [f for f in _SCORE_RANGE if isinstance(score[f], bool) or not isinstance(score[f], int)]
+    if bad:
+        raise ValueError(f"score {bad} must be whole numbers, got {[score[f] for f in bad]}.")
+    items, low, high = (score[f] for f in _SCORE_RANGE)
+    return InstrumentKey(
+        name=f"{items} items {low}-{high}",
+        items=items,
+        low=low,
+        high=high,
+        reversed=tuple(score.get("reversed", ())),
+    )
+
+
+def _plain_score(score: Mapping[str, Any]) -> dict[str, Any]:
+    """The score as TOML gives it back: a dict, ``reversed`` as a list."""
+    plain = dict(score)
+    if "reversed" in plain:
+        plain["reversed"] = list(plain["reversed"])
+    return plain
 
 
 SCHEDULE_KINDS = ("weekly", "sessions")
