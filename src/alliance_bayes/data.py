@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import _validation as check
+from ._bins import MAX_SESSIONS, session_bins
 from .errors import DataWarning, show_some
 
 TimeCoding = Literal["log", "linear", "as_is"]
@@ -437,26 +438,40 @@ class AllianceData:
     def describe(self) -> dict[str, Any]:
         """Counts per level, cluster sizes and missingness, as a dict of small tables.
 
+        ``by_session`` counts rows and observed ratings per session and rater. With at most
+        eight distinct sessions (a fixed schedule) it has one row per session and rater, and
+        ``retention`` is the observed ratings over the largest number of rows of a session.
+        With more (irregular schedules, continuous time) sessions are grouped into at most
+        eight bins (:func:`alliance_bayes._bins.session_bins`: quantiles of the sessions, about
+        equal numbers of ratings each), the index is the bin (``"4-7"``), ``patients`` counts
+        the patients with an observed rating in the bin and ``retention`` is that over the
+        patients with one in the first bin (per rater); ``time_bins`` then states the binning
+        (it is ``None`` for a fixed schedule).
+
         Examples
         --------
         >>> from alliance_bayes import Design
         >>> d = Design.nissen_lie_2013().to_data(random_seed=1).describe()
         >>> d["counts"]["therapists"], d["counts"]["patients"]
         (70, 227)
+        >>> weekly = {"kind": "weekly", "weeks": 30, "attendance": 0.8, "dropout_hazard": 0.03}
+        >>> d = Design(n_therapists=20, schedule=weekly).to_data(random_seed=1).describe()
+        >>> d["by_session"].round(2)  # doctest: +NORMALIZE_WHITESPACE
+                          rows  observed  missing  patients  retention
+        sessions rater
+        1-3      patient   199       199        0        80       1.00
+        4-6      patient   168       168        0        73       0.91
+        7-9      patient   153       153        0        67       0.84
+        10-13    patient   181       181        0        61       0.76
+        14-16    patient   129       129        0        53       0.66
+        17-20    patient   160       160        0        53       0.66
+        21-25    patient   184       184        0        46       0.57
+        26-30    patient   141       141        0        39       0.49
         """
         patients_per_therapist = np.bincount(self.patient_therapist, minlength=self.n_therapists)
         obs = self.observed if self.has_outcome else ~self._planned_missing
         per_patient = np.bincount(self.obs_patient[obs], minlength=self.n_patients)
-        rater = np.asarray(self.rater_labels, dtype=object)[self.obs_rater]
-        by_session = (
-            pd.DataFrame(
-                {"session": self.session, "rater": rater, "rows": 1, "observed": obs.astype(int)}
-            )
-            .groupby(["session", "rater"], sort=True)[["rows", "observed"]]
-            .sum()
-        )
-        by_session["missing"] = by_session["rows"] - by_session["observed"]
-        by_session["retention"] = by_session["observed"] / by_session["rows"].max()
+        by_session, time_bins = self._by_session(obs)
         return {
             "counts": {
                 "therapists": self.n_therapists,
@@ -468,6 +483,7 @@ class AllianceData:
             "patients_per_therapist": _min_median_max(patients_per_therapist),
             "observations_per_patient": _min_median_max(per_patient),
             "by_session": by_session,
+            "time_bins": time_bins,
             "missing_outcomes": int((~obs).sum()),
             "missing_therapist_covariates": dict(
                 zip(
@@ -480,6 +496,48 @@ class AllianceData:
             "therapists_without_patients": list(self.therapists_without_patients),
             "rater_roles": dict(self.rater_roles),
         }
+
+    def _by_session(self, obs: np.ndarray) -> tuple[pd.DataFrame, str | None]:
+        """Rows, observed ratings and retention per session (or time bin) and rater."""
+        rater = np.asarray(self.rater_labels, dtype=object)[self.obs_rater]
+        bins = session_bins(self.session, MAX_SESSIONS)
+        if not bins.binned:
+            table = (
+                pd.DataFrame(
+                    {
+                        "session": self.session,
+                        "rater": rater,
+                        "rows": 1,
+                        "observed": obs.astype(int),
+                    }
+                )
+                .groupby(["session", "rater"], sort=True)[["rows", "observed"]]
+                .sum()
+            )
+            table["missing"] = table["rows"] - table["observed"]
+            table["retention"] = table["observed"] / table["rows"].max()
+            return table, None
+        sessions = pd.Categorical.from_codes(bins.codes, categories=list(bins.labels), ordered=True)
+        frame = pd.DataFrame(
+            {
+                "sessions": sessions,
+                "rater": rater,
+                "rows": 1,
+                "observed": obs.astype(int),
+                "patient": np.where(obs, self.obs_patient, -1),
+            }
+        )
+        groups = frame.groupby(["sessions", "rater"], sort=True, observed=True)
+        table = groups[["rows", "observed"]].sum()
+        table["missing"] = table["rows"] - table["observed"]
+        table["patients"] = groups["patient"].agg(lambda p: np.unique(p[p >= 0]).size)
+        first = table["patients"].groupby(level="rater").transform("first")
+        table["retention"] = table["patients"] / first.where(first > 0)
+        rule = (
+            f"{bins.describe()}; retention: patients with an observed rating in the bin / "
+            "patients with one in the first bin, per rater"
+        )
+        return table, rule
 
     @property
     def _planned_missing(self) -> np.ndarray:

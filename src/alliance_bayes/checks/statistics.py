@@ -10,6 +10,13 @@ The p-value of a statistic ``T`` is the mid-p ``P(T(y_rep) > T(y)) + P(T(y_rep) 
 over the predictive draws: values near 0 mean the data are more extreme upwards than the model
 predicts, near 1 downwards. Ties (a minimum at the scale's floor, a ceiling proportion of zero)
 count half, so a statistic that cannot vary gives 0.5 rather than 1.
+
+Per-session statistics (``mean``, ``sd``) are per time bin when a rater has more than
+:data:`~alliance_bayes._bins.MAX_SESSIONS` (8) distinct sessions: sessions are then grouped into
+at most eight bins at the quantiles of that rater's sessions
+(:func:`~alliance_bayes._bins.session_bins`, the binning of ``AllianceData.describe``), labelled
+by their range (``"mean (sessions 4-7)"``), so irregular schedules give a few rows, not one per
+distinct session.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .._bins import session_bins
 from ..result import rebuild_data
 
 Value = float | Mapping[Any, float]
@@ -127,20 +135,33 @@ def _ceiling_tolerance(scale: tuple[float, float]) -> float:
 
 
 # ----------------------------------------------------------------------------- per session
+def _by_bin_frame(frame: pd.DataFrame, how: str) -> dict:
+    """``how`` ("mean" or "std") of the ratings per session, or per time bin (many sessions)."""
+    bins = session_bins(frame["session"].to_numpy(dtype=float))
+    grouped = frame["alliance"].groupby(bins.codes)
+    values = grouped.mean() if how == "mean" else grouped.std(ddof=1)
+    return {bins.labels[k]: float(v) for k, v in values.items()}
+
+
+def _by_bin(values: np.ndarray, layout: Layout, function: Callable) -> dict:
+    bins = session_bins(layout.session)
+    return {label: function(values[:, bins.codes == k]) for k, label in enumerate(bins.labels)}
+
+
 def _mean_by_session_frame(frame: pd.DataFrame) -> dict:
-    return frame.groupby("session")["alliance"].mean().to_dict()
+    return _by_bin_frame(frame, "mean")
 
 
 def _mean_by_session(values: np.ndarray, layout: Layout) -> dict:
-    return {s: values[:, layout.session == s].mean(axis=1) for s in np.unique(layout.session)}
+    return _by_bin(values, layout, lambda v: v.mean(axis=1))
 
 
 def _sd_by_session_frame(frame: pd.DataFrame) -> dict:
-    return frame.groupby("session")["alliance"].std(ddof=1).to_dict()
+    return _by_bin_frame(frame, "std")
 
 
 def _sd_by_session(values: np.ndarray, layout: Layout) -> dict:
-    return {s: _sd(values[:, layout.session == s]) for s in np.unique(layout.session)}
+    return _by_bin(values, layout, _sd)
 
 
 # ----------------------------------------------------------------------------- range
@@ -279,7 +300,8 @@ def _lag1(values: np.ndarray, layout: Layout) -> dict:
 def default_statistics(scale: tuple[float, float] | None = None) -> dict[str, Statistic]:
     """The default test statistics, by name.
 
-    ``mean`` and ``sd`` per session; ``ceiling`` (share of scores at or above the top of the
+    ``mean`` and ``sd`` per session (per time bin with more than eight distinct sessions, see
+    the module notes); ``ceiling`` (share of scores at or above the top of the
     scale); ``min`` and ``max``; ``therapist_means_sd`` (SD of the therapists' mean ratings);
     ``therapist_icc`` (one-way ANOVA ICC(1) of patient-mean alliance between therapists);
     ``slope_variance`` (variance of per-patient least-squares slopes on coded time); and
@@ -423,12 +445,19 @@ def _label(name: str, label: Any) -> str:
         return name
     if isinstance(label, float | np.floating) and float(label).is_integer():
         label = int(label)
-    return f"{name} (session {label})" if name in ("mean", "sd") else f"{name} ({label})"
+    if name in ("mean", "sd"):
+        return (
+            f"{name} (sessions {label})" if isinstance(label, str) else f"{name} (session {label})"
+        )
+    return f"{name} ({label})"
 
 
 @dataclass(frozen=True)
 class StatisticDraws:
-    """One statistic of one rater: observed value and predictive draws."""
+    """One statistic of one rater: observed value and predictive draws.
+
+    ``binned`` says that ``label`` is a time bin of several sessions (see the module notes).
+    """
 
     statistic: str
     name: str
@@ -436,6 +465,7 @@ class StatisticDraws:
     rater: str
     observed: float
     draws: np.ndarray
+    binned: bool = False
 
     @property
     def p_value(self) -> float:
@@ -462,6 +492,7 @@ def statistic_draws(
             rows = (frame["rater"] == rater).to_numpy()
             sub = frame[rows].reset_index(drop=True)
             layout = Layout.from_frame(sub, scale)
+            bins = session_bins(layout.session)
             predicted = stat.evaluate(values[:, rows], sub, layout)
             if has_observed:
                 observed = stat.evaluate(sub["alliance"].to_numpy()[None, :], sub, layout)
@@ -479,6 +510,7 @@ def statistic_draws(
                         rater=str(rater),
                         observed=value,
                         draws=draws,
+                        binned=bins.binned and isinstance(label, str) and label in bins.labels,
                     )
                 )
     return out

@@ -2,6 +2,10 @@
 
 Each takes a fit (or a prior predictive InferenceData with ``group="prior"``), makes the
 predictive draws when they are missing, and draws one panel per rater (or per statistic).
+With more than eight distinct sessions (irregular schedules), sessions are grouped into at most
+eight time bins (:func:`~alliance_bayes._bins.session_bins`, as in ``describe()`` and the
+statistics): trajectory bands are drawn per bin and a per-bin statistic gets one panel per
+rater with an interval per bin, so figures stay a readable size.
 """
 
 from __future__ import annotations
@@ -13,7 +17,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..checks.statistics import GROUPS, predictive_draws, predictive_frame, statistic_draws
+from .._bins import SessionBins, session_bins
+from ..checks.statistics import (
+    GROUPS,
+    StatisticDraws,
+    predictive_draws,
+    predictive_frame,
+    statistic_draws,
+)
 from ..result import read_attrs
 
 
@@ -38,7 +49,8 @@ def plot_trajectories(
     One panel per rater: the predictive distribution of a rating at each session (all patients
     pooled; the ``prob`` band, the 50 % band and the median) and the observed lines of
     ``n_patients`` patients drawn at random. Sessions are on a log axis when time is coded as
-    ln(session).
+    ln(session). With more than eight distinct sessions the bands are per time bin, drawn at
+    the bin's mean session, and the axis is ticked at the bins' first sessions.
 
     Examples
     --------
@@ -54,14 +66,12 @@ def plot_trajectories(
     for ax, rater in zip(axes[0], raters, strict=True):
         rows = (frame["rater"] == rater).to_numpy()
         sub = frame[rows]
-        sessions = np.unique(sub["session"])
+        bins = session_bins(sub["session"].to_numpy(dtype=float))
+        sessions = bins.centre
         bands = np.array(
             [
-                np.quantile(
-                    draws[:, rows][:, (sub["session"] == s).to_numpy()],
-                    [tail, 0.25, 0.5, 0.75, 1 - tail],
-                )
-                for s in sessions
+                np.quantile(draws[:, rows][:, bins.codes == k], [tail, 0.25, 0.5, 0.75, 1 - tail])
+                for k in range(bins.n_bins)
             ]
         )
         for (low, high), alpha, share in (((0, 4), 0.2, prob), ((1, 3), 0.35, 0.5)):
@@ -88,16 +98,25 @@ def plot_trajectories(
         if scale is not None:
             for bound in scale:
                 ax.axhline(bound, color="0.5", lw=0.8, ls=":")
-        if _time_coding(idata) == "log" and sessions.min() > 0:
-            ax.set_xscale("log")
-            ax.set_xticks(sessions, [f"{s:g}" for s in sessions])
-            ax.minorticks_off()
-        ax.set_xlabel("session")
+        _session_axis(ax, bins, log=_time_coding(idata) == "log" and bins.lower[0] > 0)
         ax.set_ylabel("alliance")
         ax.set_title(_rater_title(str(rater), "alliance"))
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def _session_axis(ax: Any, bins: SessionBins, log: bool) -> None:
+    """Sessions on a log axis (ticked at the sessions, or at the bins' ends) or a linear one."""
+    if log:
+        ax.set_xscale("log")
+        ticks = np.unique(np.r_[bins.lower, bins.upper[-1]])
+        ax.set_xticks(ticks, [f"{s:g}" for s in ticks])
+        ax.minorticks_off()
+    if bins.binned:
+        ax.set_xlabel(f"session (predictive bands in {bins.n_bins} bins)")
+    else:
+        ax.set_xlabel("session")
 
 
 def plot_density(
@@ -170,34 +189,71 @@ def plot_statistics(
     """One panel per statistic and rater: the predictive distribution and the observed value.
 
     ``statistics`` as in :func:`alliance_bayes.checks.ppc_statistics`; each panel is titled with
-    the statistic and the rater, and gives the (mid-)p-value.
+    the statistic and the rater, and gives the (mid-)p-value. A statistic per time bin (more
+    than eight distinct sessions: see :mod:`alliance_bayes.checks.statistics`) gets one panel
+    per rater: the ``90 %`` and 50 % predictive intervals and the observed value per bin, with
+    each bin's p-value under its label.
 
     Examples
     --------
     >>> fig = plot_statistics(idata, {"median": lambda f: f["alliance"].median()})
     >>> fig = plot_statistics(idata)
     """
-    items = statistic_draws(idata, statistics, group, random_seed)
-    columns = max(1, min(columns, len(items)))
-    rows = int(np.ceil(len(items) / columns))
+    panels = _panels(statistic_draws(idata, statistics, group, random_seed))
+    columns = max(1, min(columns, len(panels)))
+    rows = int(np.ceil(len(panels) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(3.0 * columns, 2.4 * rows), squeeze=False)
-    for ax, item in zip(axes.flat, items, strict=False):
-        draws = item.draws[np.isfinite(item.draws)]
-        if draws.size:
-            ax.hist(draws, bins=30, color="C0", alpha=0.6, label=f"{group} predictive")
-        if np.isfinite(item.observed):
-            ax.axvline(item.observed, color="k", lw=2, label="observed")
-        ax.set_title(f"{item.statistic}\n{item.rater}", fontsize=9)
-        ax.set_xlabel(item.statistic, fontsize=8)
-        ax.set_yticks([])
-        if np.isfinite(item.p_value):
-            ax.text(
-                0.02, 0.95, f"p = {item.p_value:.2f}", transform=ax.transAxes, fontsize=8, va="top"
-            )
-    for ax in list(axes.flat)[len(items) :]:
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        if panel[0].binned:
+            _binned_panel(ax, panel)
+        else:
+            _histogram_panel(ax, panel[0], group)
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def _panels(items: list[StatisticDraws]) -> list[list[StatisticDraws]]:
+    """One panel per item, except the bins of a binned statistic: one panel per rater."""
+    panels: dict[Any, list[StatisticDraws]] = {}
+    for k, item in enumerate(items):
+        panels.setdefault((item.name, item.rater) if item.binned else k, []).append(item)
+    return list(panels.values())
+
+
+def _histogram_panel(ax: Any, item: StatisticDraws, group: str) -> None:
+    draws = item.draws[np.isfinite(item.draws)]
+    if draws.size:
+        ax.hist(draws, bins=30, color="C0", alpha=0.6, label=f"{group} predictive")
+    if np.isfinite(item.observed):
+        ax.axvline(item.observed, color="k", lw=2, label="observed")
+    ax.set_title(f"{item.statistic}\n{item.rater}", fontsize=9)
+    ax.set_xlabel(item.statistic, fontsize=8)
+    ax.set_yticks([])
+    if np.isfinite(item.p_value):
+        ax.text(0.02, 0.95, f"p = {item.p_value:.2f}", transform=ax.transAxes, fontsize=8, va="top")
+
+
+def _binned_panel(ax: Any, items: list[StatisticDraws]) -> None:
+    """A statistic per time bin: predictive intervals (90 %, 50 %), observed values, p-values."""
+    x = np.arange(len(items))
+    quantiles = np.array(
+        [
+            np.quantile(d, [0.05, 0.25, 0.75, 0.95]) if d.size else np.full(4, np.nan)
+            for d in (item.draws[np.isfinite(item.draws)] for item in items)
+        ]
+    )
+    ax.vlines(x, quantiles[:, 0], quantiles[:, 3], color="C0", lw=1.2, alpha=0.6)
+    ax.vlines(x, quantiles[:, 1], quantiles[:, 2], color="C0", lw=4, alpha=0.6)
+    ax.plot(x, [item.observed for item in items], "o", color="k", ms=3.5)
+    labels = [
+        f"{item.label}\n{item.p_value:.2f}" if np.isfinite(item.p_value) else str(item.label)
+        for item in items
+    ]
+    ax.set_xticks(x, labels, fontsize=6)
+    ax.set_title(f"{items[0].name} by session bin\n{items[0].rater}", fontsize=9)
+    ax.set_xlabel("sessions (p-value below)", fontsize=8)
 
 
 def plot_loo_pit(
