@@ -3,6 +3,7 @@
 from . import datasets  # ab.datasets.load(...) without importing the submodule first
 from ._graph import compile_counts
 from ._version import __version__
+from .aggregate import therapist_scores
 from .checks import (
     Statistic,
     default_statistics,
@@ -85,5 +86,6 @@ __all__ = [
     "simulate",
     "summarize",
     "therapist_regression",
+    "therapist_scores",
     "variance_components",
 ]

@@ -15,6 +15,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from ..aggregate import Aggregate, therapist_scores
 from ..data import AllianceData
 from ..errors import DataValidationError, show_some
 from ..priors import Prior, prior_variable, resolve_priors
@@ -29,19 +30,26 @@ def therapist_regression(
     covariates: Sequence[str] | None = None,
     priors: Mapping[str, Prior] | None = None,
     spec: ModelSpec | None = None,
+    aggregate: Aggregate | None = None,
 ) -> pm.Model:
     """Regress each therapist's one alliance score on therapist covariates.
 
     Parameters
     ----------
     data
-        One row per therapist (e.g. ``Design.razzaque_2015().to_data()``).
+        One row per therapist (e.g. ``Design.razzaque_2015().to_data()``), or long data
+        (patients, raters, sessions) with ``aggregate``.
     covariates
         Therapist covariates to use (default: all of them).
     priors
         Replacements for ``intercept``, ``coef`` and ``sigma`` by name.
     spec
         A :class:`ModelSpec` of kind ``"regression"``; when given, it supplies the above.
+    aggregate
+        How long data become one score per therapist (see
+        :func:`~alliance_bayes.aggregate.therapist_scores`): a rule such as
+        ``"mean of patient-rated at session 3"``, or a function of one therapist's ratings
+        returning a number. Long data without it are refused.
 
     Examples
     --------
@@ -49,7 +57,15 @@ def therapist_regression(
     >>> model = therapist_regression(Design.razzaque_2015().to_data(random_seed=1))
     >>> sorted(v.name for v in model.deterministics)
     ['coef_std', 'r2']
+
+    From long data (here the doctests' two raters, 12 therapists, sessions 1, 2, 4 and 8):
+
+    >>> model = therapist_regression(data, aggregate="mean of patient-rated at session 8")
+    >>> len(model.coords["obs"]), model.coords["therapist_covariate"]
+    (12, ('burdens',))
     """
+    if aggregate is not None:
+        data = therapist_scores(data, aggregate)
     if spec is None:
         spec = ModelSpec(
             kind="regression",
@@ -95,5 +111,16 @@ def _require_one_row_per_therapist(data: AllianceData, rows: np.ndarray) -> None
         raise DataValidationError(
             f"column {column!r}: the therapist regression needs exactly one alliance score per "
             f"therapist; therapists {show_some(bad)} have {show_some(counts[counts != 1])} "
-            "(average the scores per therapist first)."
+            f"({_how_to_aggregate(data)})."
         )
+
+
+def _how_to_aggregate(data: AllianceData) -> str:
+    """The hint for long data: an ``aggregate=`` that makes one score per therapist."""
+    rater = f" of {data.rater_labels[0]}-rated" if data.n_raters > 1 else ""
+    sessions = np.unique(data.session[np.isfinite(data.session)])
+    at = f" at session {sessions[0]:g}" if sessions.size > 1 else ""
+    return (
+        f"pass aggregate=, e.g. aggregate='mean{rater}{at}', or a function of one therapist's "
+        "ratings returning a number"
+    )
