@@ -70,6 +70,10 @@ def test_summary_names_the_observed_score():
         "observed score: items of WAI-SR (12 items 1-5; whole-number sums 12-60)"
         in _design(WAI_SR_ITEMS).summary()
     )
+    assert (
+        "observed score: sum of 12 items 1-7 (whole-number sums 12-84)"
+        in _design(WAI_S_SUM).summary()
+    )
 
 
 @pytest.mark.parametrize(
@@ -231,3 +235,19 @@ def test_make_writes_whole_sums_and_items_beside_them():
     np.testing.assert_array_equal(
         np.clip(np.rint(sums["alliance"]), 12, 60), frame["alliance"].to_numpy()
     )
+
+
+def test_a_weekly_schedule_and_a_score_together():
+    schedule = {"kind": "weekly", "weeks": 8, "attendance": 0.8, "dropout_hazard": 0.1}
+    design = ab.Design(
+        n_therapists=6,
+        patients_per_therapist=3,
+        schedule=schedule,
+        time_coding="linear",
+        score=WAI_S_SUM,
+    )
+    assert ab.Design.from_toml(design.to_toml()) == design
+    sums = _simulate(design, TRUTH_84).score
+    values = sums[np.isfinite(sums)]
+    assert values.size > 30 and np.all(values == np.round(values))
+    assert values.min() >= 12 and values.max() <= 84

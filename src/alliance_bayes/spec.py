@@ -449,9 +449,13 @@ class Design:
         if self.score is not None:
             key = score_key(self.score)
             low, high = key.score_range()
+            # a preset's name does not say its items and range; a range's name does
+            items = (
+                f"{key.items} items {key.low}-{key.high}; " if "instrument" in self.score else ""
+            )
             lines.append(
-                f"  observed score: {self.score['kind']} of {key.name} ({key.items} items "
-                f"{key.low}-{key.high}; whole-number sums {low}-{high})"
+                f"  observed score: {self.score['kind']} of {key.name} "
+                f"({items}whole-number sums {low}-{high})"
             )
         if self.retention is not None:
             lines.append(f"  retention: {', '.join(f'{r:g}' for r in self.retention)}")
