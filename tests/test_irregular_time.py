@@ -202,7 +202,8 @@ def test_trajectories_of_irregular_sessions_have_readable_axes(irregular_fit):
     for ax in fig.axes:
         assert ax.get_xlabel().startswith("session (predictive bands in ")
         assert ax.get_xscale() == "log"
-        assert len(ax.get_xticks()) <= MAX_SESSIONS + 1
+        assert len(ax.get_xticks()) <= MAX_SESSIONS
+        assert ax.get_xticklabels()[0].get_text() == "1"
         median = [line for line in ax.get_lines() if line.get_label() == "predictive median"]
         assert len(median[0].get_xdata()) <= MAX_SESSIONS
     assert fig.get_size_inches()[1] <= 12.0

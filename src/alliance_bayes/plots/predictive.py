@@ -107,11 +107,10 @@ def plot_trajectories(
 
 
 def _session_axis(ax: Any, bins: SessionBins, log: bool) -> None:
-    """Sessions on a log axis (ticked at the sessions, or at the bins' ends) or a linear one."""
+    """Sessions on a log axis (ticked at the sessions, or at the bins' first sessions)."""
     if log:
         ax.set_xscale("log")
-        ticks = np.unique(np.r_[bins.lower, bins.upper[-1]])
-        ax.set_xticks(ticks, [f"{s:g}" for s in ticks])
+        ax.set_xticks(bins.lower, [f"{s:g}" for s in bins.lower])
         ax.minorticks_off()
     if bins.binned:
         ax.set_xlabel(f"session (predictive bands in {bins.n_bins} bins)")
