@@ -319,3 +319,39 @@ def test_cli_sbc_resumes_and_reports(tmp_path):
         assert (out / name).exists()
     report = runner.invoke(app, ["report", str(out)])
     assert report.exit_code == 0 and "simulations" in report.output
+
+
+def test_study_jobs_simulate_on_the_designs_instrument_scale(monkeypatch):
+    """A design with a sum score gives the fitted model integer sums in range, as a study of
+    that instrument will have (the fit itself is stopped: no sampling)."""
+    from alliance_bayes.checks import jobs
+    from alliance_bayes.models._info import model_info
+    from conftest import tiny_design
+
+    class Fitted(Exception):
+        pass
+
+    def stop(model, **settings):
+        raise Fitted(model_info(model).data)
+
+    monkeypatch.setattr(jobs, "fit", stop)
+    design = tiny_design()
+    design.raters, design.therapist_covariates = ["patient"], ab.CovariateDesign()
+    design.score, design.scale = {"kind": "sum", "items": 4, "item_low": 1, "item_high": 7}, None
+    design = ab.Design.from_dict(design.to_dict())  # the scale becomes the sum's, 4-28
+    spec = ab.ModelSpec(kind="growth", likelihood="normal")
+    truth = {
+        "level": 16,
+        "growth": 1.0,
+        "sigma": 3.0,
+        "therapist_sd": 1.0,
+        "patient_sd": 2.0,
+        "therapist_corr": {},
+        "patient_corr": {},
+    }
+    job = jobs.Job(0, 1, spec.to_dict(), spec.to_dict(), design.to_dict(), truth)
+    with pytest.raises(Fitted) as fitted:
+        jobs._run(job)
+    scores = fitted.value.args[0].score
+    scores = scores[np.isfinite(scores)]
+    assert np.array_equal(scores, np.round(scores)) and scores.min() >= 4 and scores.max() <= 28

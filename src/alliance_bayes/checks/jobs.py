@@ -79,10 +79,13 @@ def run_job(job: Job) -> dict[str, Any]:
 
 def _run(job: Job) -> dict[str, Any]:
     design_seed, prior_seed, outcome_seed, fit_seed = job_seeds(job.study_seed, job.index)
-    planned = Design.from_dict(job.design).to_data(random_seed=design_seed)
+    design = Design.from_dict(job.design)
+    planned = design.to_data(random_seed=design_seed)
     simulator = build_model(planned, ModelSpec.from_dict(job.spec))
     truth = job.truth if job.truth is not None else draw_prior(simulator, prior_seed)
-    data = simulate(simulator, truth, random_seed=np.random.default_rng(outcome_seed))
+    # on the instrument's scale when the design says so (integer sums, as the study will have)
+    rng = np.random.default_rng(outcome_seed)
+    data = simulate(simulator, truth, random_seed=rng, score=design.score)
     model = build_model(data, ModelSpec.from_dict(job.fit_spec))
     settings = job.settings
     with warnings.catch_warnings(record=True) as caught:
