@@ -36,7 +36,7 @@ from .plots import (
 )
 from .priors import default_priors
 from .result import load, save
-from .simulate import Truth, simulate
+from .simulate import Truth, item_responses, simulate
 from .spec import CovariateDesign, Design, ModelSpec
 from .summary import format_table, rater_contrast, summarize, variance_components
 
@@ -68,6 +68,7 @@ __all__ = [
     "fit",
     "format_table",
     "growth_model",
+    "item_responses",
     "load",
     "loo",
     "plot_density",
