@@ -7,6 +7,7 @@ refused.
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import tomllib
@@ -163,6 +164,78 @@ def parse_rater_roles(text: str | None) -> dict[str, str] | None:
 
 
 # ---------------------------------------------------------------------------- outputs
+# what ``--out``'s suffix writes: (the kind of file, the optional package it needs); any other
+# suffix writes CSV (as ``simulate`` always did), except the ones that name what it cannot write
+TABLE_FORMATS = {".xlsx": ("Excel", "openpyxl"), ".sav": ("SPSS", "pyreadstat")}
+UNWRITTEN = (".xls", ".xlsm", ".zsav", ".por", ".dta", ".parquet")
+
+
+def table_format(path: Path) -> str:
+    """The kind of table ``path``'s suffix asks for (``CSV`` unless ``.xlsx`` or ``.sav``).
+
+    Checked before any work: a suffix of a format that is not written, or a missing optional
+    package of the ``io`` extra, is one ``error:`` line.
+
+    Examples
+    --------
+    >>> table_format(Path("sim.XLSX")), table_format(Path("sim.sav")), table_format(Path("sim.csv"))
+    ('Excel', 'SPSS', 'CSV')
+    >>> table_format(Path("sim.zsav"))
+    Traceback (most recent call last):
+    alliance_bayes.cli.app.CliError: --out sim.zsav: .zsav files are not written; write .csv, \
+.xlsx (Excel) or .sav (SPSS).
+    """
+    suffix = path.suffix.lower()
+    if suffix in UNWRITTEN:
+        fail(
+            f"--out {path}: {suffix} files are not written; write .csv, .xlsx (Excel) or "
+            ".sav (SPSS)."
+        )
+    kind, package = TABLE_FORMATS.get(suffix, ("CSV", None))
+    if package is not None:
+        try:
+            importlib.import_module(package)
+        except ImportError:
+            fail(
+                f"writing {kind} files needs the optional package {package!r}: "
+                'pip install "alliance_bayes[io]"'
+            )
+    return kind
+
+
+def write_table(frame: Any, path: Path, float_format: str) -> None:
+    """Write ``frame`` as CSV, Excel or SPSS by ``path``'s suffix (see :func:`table_format`).
+
+    Floats are written as ``float_format`` gives them in every format, so the three files of
+    one data set hold the same numbers. Ids stay text; missing values are empty cells (SPSS:
+    system missing).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"therapist": ["01", "02"], "alliance": [5.123456789, None]})
+    >>> write_table(frame, Path("sim.csv"), "%.6g")
+    >>> print(Path("sim.csv").read_text())
+    therapist,alliance
+    01,5.12346
+    02,
+    <BLANKLINE>
+    """
+    kind = table_format(path)
+    if kind == "CSV":
+        frame.to_csv(path, index=False, float_format=float_format, lineterminator="\n")
+        return
+    frame = frame.copy()
+    for column in frame.select_dtypes("floating").columns:
+        frame[column] = [float(float_format % v) for v in frame[column]]
+    if kind == "Excel":
+        frame.to_excel(path, index=False, sheet_name="data")
+    else:
+        import pyreadstat
+
+        pyreadstat.write_sav(frame, str(path))
+
+
 def _same_file(a: Path, b: Path) -> bool:
     if a.resolve() == b.resolve():
         return True
