@@ -4,9 +4,9 @@ Run: python benchmarks/ppc_false_alarm.py [--n 40] [--seed 2000]
 Simulates ``n`` data sets from the tiny test design at the tests' TINY_TRUTH (as
 tests/conftest.py does, one compiled model for all), fits each with the tests' FIT_SETTINGS, and
 records every default statistic's p-value. A false alarm is a data set on which any of the 30
-p-values leaves (0.01, 0.99): the event tests/checks/test_ppc.py asserts does not happen on the seed-101
-data set. Results (rate, its 95 % Clopper-Pearson interval, and the rate per statistic) go to
-benchmarks/results/ppc_false_alarm.json.
+p-values leaves (0.01, 0.99): the event tests/checks/test_ppc.py asserts does not happen on the
+seed-101 data set. Results (rate, its 95 % Clopper-Pearson interval, and the rate per statistic)
+go to benchmarks/results/ppc_false_alarm.json.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Default priors (on the outcome's own scale) and replacing them by name. Pure functions, no
-compilation: what a prior does to the model's log-probability is checked in models/test_models.py."""
+compilation: what a prior does to the model's log-probability is checked in
+models/test_models.py."""
 
 from __future__ import annotations
 
