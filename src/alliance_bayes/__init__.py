@@ -34,6 +34,7 @@ from .plots import (
     plot_therapist_effects,
     plot_trajectories,
 )
+from .predict import predict, prediction_table
 from .priors import default_priors
 from .result import load, save
 from .simulate import Truth, item_responses, simulate
@@ -78,6 +79,8 @@ __all__ = [
     "plot_trajectories",
     "posterior_predictive",
     "ppc_statistics",
+    "predict",
+    "prediction_table",
     "prior_predictive",
     "rater_contrast",
     "read_table",
