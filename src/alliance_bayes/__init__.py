@@ -13,6 +13,7 @@ from .checks import (
 )
 from .compare import ParetoKWarning, bayes_r2, compare, loo
 from .data import AllianceData
+from .effects import conditional_effect_table, conditional_trajectories
 from .errors import (
     ConvergenceWarning,
     DataValidationError,
@@ -28,6 +29,7 @@ from .instruments import InstrumentKey, reliability, score_wai
 from .io import read_table
 from .models import build_model, growth_model, therapist_regression
 from .plots import (
+    plot_conditional_effects,
     plot_density,
     plot_loo_pit,
     plot_statistics,
@@ -63,6 +65,8 @@ __all__ = [
     "build_model",
     "compare",
     "compile_counts",
+    "conditional_effect_table",
+    "conditional_trajectories",
     "datasets",
     "default_priors",
     "default_statistics",
@@ -72,6 +76,7 @@ __all__ = [
     "item_responses",
     "load",
     "loo",
+    "plot_conditional_effects",
     "plot_density",
     "plot_loo_pit",
     "plot_statistics",
