@@ -171,3 +171,19 @@ def test_fit_without_covariates_and_bad_options_are_refused(tiny_datasets, fake)
         ab.conditional_effect_table(fake, "burdens", prob=1.5)
     with pytest.raises(ValueError, match="positive with log-coded time"):
         ab.conditional_effect_table(fake, "burdens", sessions=[0, 4])
+
+
+def test_patient_covariate_uses_the_patient_coefficients():
+    frame = make_long_frame()
+    frame["age"] = frame["patient"].map({f"P{i}": 20.0 + 7 * i for i in range(1, 7)})
+    data = build(frame, therapist_covariates=["burdens"], patient_covariates=["age"])
+    idata = fake_fit(ab.growth_model(data), draws=10)
+    table = ab.conditional_effect_table(idata, "age", sessions=[3, 12])
+    x = np.log(12.0) - np.log(3.0)
+    select = {"rater": "therapist", "patient_covariate": "age"}
+    lc = idata.posterior["patient_level_coef"].sel(select).to_numpy().ravel()
+    gc = idata.posterior["patient_growth_coef"].sel(select).to_numpy().ravel()
+    row = table[(table["rater"] == "therapist") & (table["per"] == "SD") & (table["session"] == 12)]
+    assert row["mean"].item() == pytest.approx((lc + gc * x).mean())
+    with pytest.raises(ValueError, match=r"\['burdens', 'age'\]"):
+        ab.conditional_trajectories(idata, "sessions")

@@ -59,6 +59,7 @@ def test_user_errors_are_one_line_and_exit_2(fit_file, tmp_path):
     result = _run(str(fit_file), "--covariate", "mindfulness", "--out", out)
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and "['burdens']" in result.output
+    assert result.output.count("\n") == 1  # one line
     result = _run(str(fit_file), "--covariate", "burdens", "--out", out, "--values", "a,b")
     assert result.exit_code == 2 and "--values 'a,b'" in result.output
     result = _run(str(fit_file), "--covariate", "burdens", "--out", out, "--prob", "2")
