@@ -77,6 +77,8 @@ def test_single_rater_on_given_axes(single_linear):
     assert ax.get_title() == ""  # one unnamed rater
     assert len(ax.get_legend().get_texts()) == 2
     assert ax.get_lines()[0].get_xdata()[[0, -1]].tolist() == [3, 12]
+    alone = ab.plot_conditional_effects(single_linear, "burdens")
+    assert alone.axes[0].get_ylabel() == "wai"  # the data's score column
 
 
 def test_axes_for_two_raters_and_unknown_covariate_refused(fake):

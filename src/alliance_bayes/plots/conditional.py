@@ -166,7 +166,8 @@ def _rater_title(idata: az.InferenceData, rater: str) -> str:
 
 
 def _score_name(score: str) -> str:
-    return "Alliance" if score == "alliance" else f"Expected {score}"
+    """The score column's own name (``wai``), capitalised only for the default ``alliance``."""
+    return "Alliance" if score == "alliance" else score
 
 
 def _session_axis(axis: Axes, observed: np.ndarray, log_time: bool) -> None:
