@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from alliance_bayes import DataValidationError, growth_model, predict, simulate
 from alliance_bayes._graph import alliance_mean, compile_graph, stored_names
@@ -256,3 +257,34 @@ def test_predictions_from_a_saved_fit_in_a_new_process(tiny, tmp_path):
     with xr.open_dataset(out, engine="h5netcdf") as read:
         values = read["alliance"].to_numpy()
     np.testing.assert_allclose(values, predict(idata, frame).to_numpy(), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------- other fits
+def test_one_rater_without_a_rater_column():
+    frame = make_long_frame(with_rater=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = growth_model(build(frame, therapist_covariates=["burdens"], scale=(1, 7)))
+        idata = fake_fit(model)
+    np.testing.assert_allclose(
+        predict(idata).to_numpy(), _mean_node(model, idata.posterior), rtol=1e-12
+    )
+    new = pd.DataFrame({"therapist": "T9", "patient": "P9", "session": [3, 6], "burdens": 2.0})
+    pred = predict(idata, new, groups="new", random_seed=1)
+    assert pred.shape == (2, 40, 2) and np.isfinite(pred.to_numpy()).all()
+
+
+def test_student_t_ratings_use_nu(tiny):
+    data, _, _ = tiny
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata = fake_fit(growth_model(data, likelihood="student_t"))
+    mean = predict(idata).to_numpy()
+    rating = predict(idata, kind="rating", random_seed=1).to_numpy()
+    sigma = idata.posterior["sigma"].to_numpy()[..., data.obs_rater[data.observed]]
+    z = (rating - mean) / sigma
+    nu = np.broadcast_to(idata.posterior["nu"].to_numpy()[..., None], z.shape)
+    # the share beyond +-3 scale units is the Student-t's of each draw's nu, not the normal's
+    expected = 2 * stats.t.sf(3, nu).mean()
+    assert abs((np.abs(z) > 3).mean() - expected) < 0.01
+    assert expected > 2 * stats.norm.sf(3) + 0.01
