@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+import alliance_bayes as ab
 from alliance_bayes import DataValidationError, growth_model, predict, simulate
 from alliance_bayes._graph import alliance_mean, compile_graph, stored_names
 from alliance_bayes.models import explicit_effects
@@ -288,3 +289,25 @@ def test_student_t_ratings_use_nu(tiny):
     expected = 2 * stats.t.sf(3, nu).mean()
     assert abs((np.abs(z) > 3).mean() - expected) < 0.01
     assert expected > 2 * stats.norm.sf(3) + 0.01
+
+
+def test_only_the_covariates_the_model_uses_are_needed():
+    """The shipped data hold mindfulness too; a model of burdens and satisfactions predicts a
+    frame without it (found running README's blocks)."""
+    data = ab.datasets.load("nissen_lie_2013")
+    model = ab.growth_model(data, therapist_covariates=["burdens", "satisfactions"])
+    idata = fake_fit(model, draws=10)
+    new = pd.DataFrame(
+        {
+            "therapist": "new",
+            "patient": "n1",
+            "session": [3, 40],
+            "rater": "patient",
+            "burdens": 1.0,
+            "satisfactions": 0.0,
+        }
+    )
+    pred = ab.predict(idata, new, groups="new", random_seed=1)
+    assert pred.shape == (2, 10, 2)
+    with pytest.raises(ab.DataValidationError, match="satisfactions"):
+        ab.predict(idata, new.drop(columns="satisfactions"), groups="new")

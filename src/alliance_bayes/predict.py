@@ -15,7 +15,7 @@ the fitted population, jointly over the components, so correlations across rater
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, Literal
 
 import arviz as az
@@ -104,7 +104,8 @@ def predict(
         fitted = rebuild_data(idata)
         frame = fitted.to_frame().drop(columns=["time_coded"])
         frame.index = pd.Index(fitted.row_id, name="obs")
-    data = frame_data(frame, info, idata if groups == "fitted" else None)
+    used = (spec.therapist_covariates, spec.patient_covariates)  # None: all of the data's
+    data = frame_data(frame, info, idata if groups == "fitted" else None, used=used)
     if attrs.priors is not None:  # the fit's priors: none is re-derived from the new rows
         spec = dataclasses.replace(spec, priors=attrs.priors)
     else:
@@ -117,13 +118,18 @@ def predict(
 
 
 def frame_data(
-    frame: pd.DataFrame, info: DataAttrs, idata: az.InferenceData | None = None
+    frame: pd.DataFrame,
+    info: DataAttrs,
+    idata: az.InferenceData | None = None,
+    used: tuple[Sequence[str] | None, Sequence[str] | None] = (None, None),
 ) -> AllianceData:
     """A prediction frame as :class:`AllianceData` with the fit's coding (no outcome).
 
     The time is coded with the fit's origin and scale, covariates are standardised with the
     fit's means and SDs, the raters are the fit's. With ``idata`` (fitted groups) every
-    therapist and patient must be one of the fit's, with the fit's therapist.
+    therapist and patient must be one of the fit's, with the fit's therapist. ``used`` names
+    the therapist and patient covariates the model uses (``None``: all of the fit's data's);
+    only those must be in the frame.
 
     Examples
     --------
@@ -141,8 +147,8 @@ def frame_data(
     raters = tuple(info.rater_labels) or (SINGLE_RATER,)
     needed = [names["therapist"], names["patient"], names["time"]]
     rater_column = names["rater"] if (len(raters) > 1 or names["rater"] in frame) else None
-    t_names = list(info.therapist_covariate_mean)
-    p_names = list(info.patient_covariate_mean)
+    t_names = _used(info.therapist_covariate_mean, used[0])
+    p_names = _used(info.patient_covariate_mean, used[1])
     missing = [c for c in [*needed, rater_column, *t_names, *p_names] if c and c not in frame]
     if missing:
         raise DataValidationError(
@@ -202,6 +208,11 @@ def frame_data(
         columns=dict(info.columns),
         rater_roles=dict(info.rater_roles),
     )
+
+
+def _used(names: Iterable[str], used: Sequence[str] | None) -> list[str]:
+    """The data's covariates that the model uses (all of them when it names none)."""
+    return [n for n in names if used is None or n in used]
 
 
 def _codes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
