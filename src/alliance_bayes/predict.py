@@ -196,7 +196,7 @@ def frame_data(
         obs_patient=obs_p,
         obs_rater=obs_rater,
         session=sessions,
-        time=time if info.time_coding != "as_is" else sessions,
+        time=time,
         score=np.full(len(frame), np.nan),
         therapist_covariates=_covariates(frame, t_names, obs_t, len(t_labels), info, "therapist"),
         patient_covariates=_covariates(frame, p_names, obs_p, len(p_labels), info, "patient"),
