@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.gradient import DisconnectedType, grad_not_implemented, grad_undefined
+from pytensor.gradient import DisconnectedType, grad_undefined
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch import basic as numba_basic
@@ -143,7 +143,7 @@ class IntegratedLogDensity(Op):
             raise TypeError("n_therapists must be a scalar.")
         chol_t = pt.as_tensor_variable(chol_t).astype("float64")
         inputs = [*floats, *integers, chol_t]
-        outputs = [pt.dscalar()] + [v.type() for v in (*floats[1:], chol_t)]
+        outputs = [pt.dscalar()] + [v.type() for v in (*floats[1:], chol_t, floats[0])]
         return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, outputs) -> None:
@@ -159,9 +159,9 @@ class IntegratedLogDensity(Op):
             raise NotImplementedError("the integrated log-density has no second derivatives.")
         _, *gradients = self(*inputs)
         scale = output_grads[0]
-        level, growth, sigma, chol_p, chol_t = (scale * g for g in gradients)
+        level, growth, sigma, chol_p, chol_t, sums = (scale * g for g in gradients)
         return [
-            grad_not_implemented(self, 0, inputs[0], "the rating sums are data"),
+            sums,  # data for the normal model; functions of latent values in the others
             level,
             growth,
             sigma,
@@ -182,7 +182,7 @@ def _numba_integrated_log_density(op: IntegratedLogDensity, node: Any = None, **
     def integrated(
         sums, level, growth, sigma, chol_p, therapist_of, pattern_of, n_therapists, chol_t
     ):
-        value, level_, growth_, sigma_, chol_p_, chol_t_ = integrated_log_density(
+        value, level_, growth_, sigma_, chol_p_, chol_t_, sums_ = integrated_log_density(
             sums,
             level,
             growth,
@@ -193,7 +193,8 @@ def _numba_integrated_log_density(op: IntegratedLogDensity, node: Any = None, **
             n_therapists.item(),
             chol_t,
         )
-        return np.array(value, dtype=np.float64), level_, growth_, sigma_, chol_p_, chol_t_
+        value = np.array(value, dtype=np.float64)
+        return value, level_, growth_, sigma_, chol_p_, chol_t_, sums_
 
     return integrated, KERNEL_VERSION
 
@@ -219,15 +220,16 @@ def _jax_integrated_log_density(op: IntegratedLogDensity, node: Any = None, **kw
     reference = jax_funcify(FunctionGraph(inputs, [value], clone=True))
 
     def integrated(sums, level, growth, sigma, chol_p, therapist_of, pattern_of, n, chol_t):
-        def density(level, growth, sigma, chol_p, chol_t):
+        def density(sums, level, growth, sigma, chol_p, chol_t):
             args = (level, growth, sigma, chol_p, therapist_of, pattern_of, n, chol_t)
             out = reference(sums, *args)
             return out[0] if isinstance(out, list | tuple) else out
 
-        value, grads = jax.value_and_grad(density, argnums=(0, 1, 2, 3, 4))(
-            level, growth, sigma, chol_p, chol_t
+        value, grads = jax.value_and_grad(density, argnums=(0, 1, 2, 3, 4, 5))(
+            sums, level, growth, sigma, chol_p, chol_t
         )
-        return value, grads[0], grads[1], grads[2], jnp.tril(grads[3]), jnp.tril(grads[4])
+        sums_, level_, growth_, sigma_, chol_p_, chol_t_ = grads
+        return value, level_, growth_, sigma_, jnp.tril(chol_p_), jnp.tril(chol_t_), sums_
 
     return integrated
 

@@ -415,16 +415,27 @@ def _log_density(
         """Per patient, from the mean of its total effect ``e = a_t + b_p``: the gradient of its
         lines and its residual sum of squares per rater (``grad_sigma``, not yet divided); the
         sum of ``E[zeta] E[zeta]'`` (``expected_p``) and, per pattern, the sum of its patients'
-        ``Sigma_t`` and their number."""
+        ``Sigma_t`` and their number. Also the gradient with respect to the rating sums
+        (``grad_sums``, (6, P, R)), from the mean and the covariance of ``e``: the sums are
+        data for the normal model, but functions of latent values (a censored rating's value
+        beyond the bound, a Student-t rating's weight) in the models built on it."""
         a_pat, _, q_pat, k_pat, _, _, _, first = patterns
         n_patients, n_patterns = level.shape[0], first.shape[0]
         grad_level = np.zeros((n_patients, n_raters))
         grad_growth = np.zeros((n_patients, n_raters))
         grad_sigma = np.zeros(n_raters)
+        grad_sums = np.zeros((6, n_patients, n_raters))
         expected_p = np.zeros((k, k))
         sigma_sum = np.zeros((n_patterns, k, k))
         count = np.zeros(n_patterns)
+        keep_pat = np.empty((n_patterns, k, k))  # I - K A: how a therapist effect reaches e
+        for m in range(n_patterns):
+            _block_right(k_pat[m], a_pat[m], keep_pat[m])
+            for i in range(k):
+                for j in range(k):
+                    keep_pat[m, i, j] = (1.0 if i == j else 0.0) - keep_pat[m, i, j]
         rest, zeta, mean = np.empty(k), np.empty(k), np.empty(k)
+        v_level, v_growth = np.empty(k), np.empty(k)
         for p in range(n_patients):
             m, t = pattern_of[p], therapist_of[p]
             _block_mv(a_pat[m], mu_t[t], rest)
@@ -445,7 +456,22 @@ def _log_density(
                 grad_growth[p, r] = w[r] * (xy - lv * x - gr * xx)
                 rss = yy - 2 * (lv * y + gr * xy) + lv * lv * n + 2 * lv * gr * x + gr * gr * xx
                 grad_sigma[r] += rss  # divided by sigma^3 below, once
-        return grad_level, grad_growth, grad_sigma, expected_p, sigma_sum, count
+                # Cov(e) = (I - KA) Sigma_t (I - KA)' + K, its rater-r block only
+                i, j = 2 * r, 2 * r + 1
+                _mv(sigma_t[t], keep_pat[m, i], v_level)
+                _mv(sigma_t[t], keep_pat[m, j], v_growth)
+                c_ll, c_lg, c_gg = k_pat[m, i, i], k_pat[m, i, j], k_pat[m, j, j]
+                for q in range(k):
+                    c_ll += keep_pat[m, i, q] * v_level[q]
+                    c_lg += keep_pat[m, j, q] * v_level[q]
+                    c_gg += keep_pat[m, j, q] * v_growth[q]
+                grad_sums[0, p, r] = -0.5 * (w[r] * (lv * lv + c_ll) + _LOG_2PI - np.log(w[r]))
+                grad_sums[1, p, r] = -w[r] * (lv * gr + c_lg)
+                grad_sums[2, p, r] = -0.5 * w[r] * (gr * gr + c_gg)
+                grad_sums[3, p, r] = w[r] * lv
+                grad_sums[4, p, r] = w[r] * gr
+                grad_sums[5, p, r] = -0.5 * w[r]
+        return grad_level, grad_growth, grad_sigma, expected_p, sigma_sum, count, grad_sums
 
     @numba.njit(inline="always")
     def _pattern_spreads(sums, patterns, sigma_sum, count, expected_p, grad_sigma):
@@ -478,8 +504,9 @@ def _log_density(
         sums, level, growth, sigma, chol_p, therapist_of, pattern_of, n_therapists, chol_t
     ):
         """Log-density of all ratings with both levels of effects integrated out, and its
-        gradient with respect to ``level``, ``growth`` (P, R), ``sigma`` (R), and the lower
-        triangles of the patient and therapist Cholesky factors ``chol_p``, ``chol_t``.
+        gradient with respect to ``level``, ``growth`` (P, R), ``sigma`` (R), the lower
+        triangles of the patient and therapist Cholesky factors ``chol_p``, ``chol_t``, and the
+        rating sums (6, P, R; last).
 
         Patients of one design pattern (``pattern_of``: the same count, sum of times and sum of
         squared times per rater) share ``A_p`` and with it every k x k matrix of their own
@@ -498,7 +525,7 @@ def _log_density(
         moments = _patient_moments(
             sums, level, growth, w, pattern_of, therapist_of, patterns, c_all, mu_t, sigma_t
         )
-        grad_level, grad_growth, grad_sigma, expected_p, sigma_sum, count = moments
+        grad_level, grad_growth, grad_sigma, expected_p, sigma_sum, count, grad_sums = moments
         _pattern_spreads(sums, patterns, sigma_sum, count, expected_p, grad_sigma)
         value = own + shared
         for r in range(n_raters):
@@ -508,7 +535,7 @@ def _log_density(
             grad_sigma[r] = (grad_sigma[r] / sigma[r] ** 2 - n_ratings) / sigma[r]
         grad_chol_p = _covariance_gradient(low_p, expected_p, n_patients)
         grad_chol_t = _covariance_gradient(low_t, expected_t, n_therapists)
-        return value, grad_level, grad_growth, grad_sigma, grad_chol_p, grad_chol_t
+        return value, grad_level, grad_growth, grad_sigma, grad_chol_p, grad_chol_t, grad_sums
 
     return integrated_log_density
 
