@@ -15,7 +15,8 @@ import xarray as xr
 
 from . import _graph
 from ._graph import GraphFunction, compile_graph, named_node, stored_names
-from .models._info import structure_key
+from .models._info import model_info, structure_key
+from .models._latent import LATENT_NAME, LATENT_SUMS_NAME
 from .models._marginal import LINE_NAMES
 from .models._marginal_kernel import conditional_effect_draws
 
@@ -73,11 +74,17 @@ def lines_function(model: pm.Model) -> GraphFunction:
         structure_key(model),
         lambda: compile_graph(
             model,
-            [named_node(model, name) for name in LINE_NAMES],
+            [named_node(model, name) for name in _line_names(model)],
             stored_names(model),
             data_inputs=True,
         ),
     )
+
+
+def _line_names(model: pm.Model) -> tuple[str, ...]:
+    """The lines, and the rating sums given the latent values where a model has them (censored
+    and Student-t: the effects' conditional depends on those values, draw by draw)."""
+    return LINE_NAMES + ((LATENT_SUMS_NAME,) if LATENT_NAME in model.named_vars else ())
 
 
 def _effects_block(
@@ -91,16 +98,41 @@ def _effects_block(
         corr = flat(f"{group}_corr").reshape(-1, sd.shape[1], sd.shape[1])
         return sd[:, :, None] * corr * sd[:, None, :]
 
-    level, growth = (x.reshape(n_chain * n_draw, *x.shape[2:]) for x in lines_of(posterior, model))
-    therapist_of = model["therapist_of_patient"].get_value()
-    drawn = conditional_effect_draws(
-        level,
-        growth,
-        flat("sigma"),
-        model["rating_sums"].get_value(),
-        model["design_pattern"].get_value(),
-        (therapist_of, len(model.coords["therapist"]), covariance("therapist")),
-        covariance("patient"),
-        rng,
+    level, growth, *latent_sums = (
+        x.reshape(n_chain * n_draw, *x.shape[2:]) for x in lines_of(posterior, model)
     )
+    therapist = (
+        model["therapist_of_patient"].get_value(),
+        len(model.coords["therapist"]),
+        covariance("therapist"),
+    )
+    sigma, patient_cov, patterns = flat("sigma"), covariance("patient"), _patterns(model)
+    if not latent_sums:  # the same sums at every draw
+        sums = model["rating_sums"].get_value()
+        drawn = conditional_effect_draws(
+            level, growth, sigma, sums, patterns, therapist, patient_cov, rng
+        )
+    else:  # the sums move with the latent values: one draw at a time
+        parts = [
+            conditional_effect_draws(
+                level[d : d + 1],
+                growth[d : d + 1],
+                sigma[d : d + 1],
+                latent_sums[0][d],
+                patterns,
+                (*therapist[:2], therapist[2][d : d + 1]),
+                patient_cov[d : d + 1],
+                rng,
+            )
+            for d in range(n_chain * n_draw)
+        ]
+        drawn = tuple(np.concatenate(group) for group in zip(*parts, strict=True))
     return tuple(x.reshape(n_chain, n_draw, *x.shape[1:]) for x in drawn)
+
+
+def _patterns(model: pm.Model) -> np.ndarray:
+    """Which patients share their k x k algebra: by design pattern, but with Student-t weights
+    every patient has its own."""
+    if model_info(model).spec.likelihood == "student_t":
+        return np.arange(len(model.coords["patient"]))
+    return model["design_pattern"].get_value()

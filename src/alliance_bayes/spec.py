@@ -683,21 +683,22 @@ class ModelSpec:
     def integrates_effects(self) -> bool:
         """Whether the random effects are integrated out of the likelihood.
 
-        ``marginal=None`` (the default) means: yes for a growth model with the normal
-        likelihood and non-centred effects, one rater or two, where it samples fastest
-        (benchmarks/competitors.py, benchmarks/fit_speed.py); no otherwise.
+        ``marginal=None`` (the default) means: yes for a growth model with non-centred
+        effects, one rater or two, whatever the likelihood (the censored and Student-t ones
+        through latent values, ``models/_latent.py``), where it samples fastest
+        (benchmarks/competitors.py, benchmarks/fit_speed.py, benchmarks/likelihoods.py); no
+        otherwise.
 
         Examples
         --------
         >>> ModelSpec().integrates_effects(), ModelSpec(likelihood="censored").integrates_effects()
-        (True, False)
+        (True, True)
         >>> ModelSpec(centered=True).integrates_effects()
         False
         """
         if self.marginal is not None:
             return self.marginal
-        normal = self.kind == "growth" and self.likelihood == "normal"
-        return normal and not self.centered
+        return self.kind == "growth" and not self.centered
 
     def structure(self) -> dict[str, Any]:
         """What determines the compiled model (no name, description, design or columns)."""

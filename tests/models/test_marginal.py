@@ -105,9 +105,11 @@ def test_marginal_log_density_equals_the_multivariate_normal(raters):
     assert logp == pytest.approx(expected, rel=1e-9)
 
 
-def test_marginal_only_for_the_normal_likelihood():
-    with pytest.raises(ValueError, match="normal likelihood only"):
-        ab.growth_model(gappy_data(["patient"]), marginal=True, likelihood="student_t")
+def test_every_likelihood_integrates_the_effects_out():
+    """The censored and Student-t likelihoods through latent values (tests/models/test_latent)."""
+    for likelihood in ("student_t", "normal"):
+        model = ab.growth_model(gappy_data(["patient"]), marginal=True, likelihood=likelihood)
+        assert "patient_effect" not in model.named_vars
 
 
 def test_conditional_effect_draws_match_the_gaussian_conditional():
@@ -201,8 +203,8 @@ def test_conditional_therapist_and_patient_draws_match_the_joint_gaussian_poster
     ("options", "marginal"),
     [
         ({}, True),
-        ({"likelihood": "censored"}, False),
-        ({"likelihood": "student_t"}, False),
+        ({"likelihood": "censored"}, True),
+        ({"likelihood": "student_t"}, True),
         ({"centered": True}, False),
         ({"marginal": False}, False),
         ({"raters": ["patient", "therapist"]}, True),
@@ -210,7 +212,7 @@ def test_conditional_therapist_and_patient_draws_match_the_joint_gaussian_poster
         ({"raters": ["patient", "therapist"], "marginal": True}, True),
     ],
 )
-def test_random_effects_are_integrated_out_by_default_for_the_normal_likelihood(options, marginal):
+def test_random_effects_are_integrated_out_by_default(options, marginal):
     options = dict(options)
     data = gappy_data(options.pop("raters", ["patient"]))
     model = ab.growth_model(data.with_score(np.clip(data.score, 1.5, 6.5)), **options)

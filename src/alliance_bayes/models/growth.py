@@ -26,6 +26,7 @@ from ..spec import ModelSpec
 from ._covariates import select_covariates, therapist_covariate_matrix
 from ._effects import correlated_effects, separate_sd_corr
 from ._info import attach_info
+from ._latent import latent_values
 from ._marginal import (
     LINE_NAMES,
     RATING_SUMS,
@@ -117,10 +118,6 @@ def growth_model(
     )
     spec = options if spec is None else _agreed(spec, options)
     marginal = spec.integrates_effects()
-    if marginal and spec.likelihood != "normal":
-        raise ValueError(
-            "marginal=True integrates the random effects out of a normal likelihood only."
-        )
     if spec.likelihood == "censored" and data.scale is None:
         raise ValueError(
             "the censored likelihood needs the instrument's scale: declare scale=(low, high)."
@@ -193,7 +190,9 @@ def growth_model(
         mu.name = "alliance_mean"  # found by name by R^2 (_graph.alliance_mean)
         sigma = prior_variable("sigma", resolved["sigma"], dims="rater")
         if marginal:
-            _marginal_likelihood(data, rows, mu, line_level, line_growth, sigma, chols)
+            nu = prior_variable("nu", resolved["nu"]) if spec.likelihood == "student_t" else None
+            lines = (line_level, line_growth)
+            _marginal_likelihood(data, rows, spec.likelihood, mu, lines, sigma, nu, chols)
         else:
             _likelihood(spec.likelihood, data, rows, mu, sigma[rater_idx], resolved)
 
@@ -303,21 +302,24 @@ def _likelihood(
 def _marginal_likelihood(
     data: AllianceData,
     rows: np.ndarray,
+    likelihood: str,
     mu: Any,
-    line_level: Any,
-    line_growth: Any,
+    lines: tuple[Any, Any],
     sigma: Any,
+    nu: Any,
     chols: dict[str, Any],
 ) -> Any:
-    """Normal likelihood with the therapist and patient effects integrated out (``_marginal``).
+    """The likelihood with the therapist and patient effects integrated out (``_marginal``).
 
     One multivariate outcome over all ratings. Its log-density takes the ratings through their
     sums per (patient, rater), ``rating_sums`` (data made from the same rows as
-    ``alliance_observed``), and each patient's line without random effects (``line_level``,
-    ``line_growth``: (patient, rater)); the mean per rating ``mu`` serves the random draws only.
-    ``chols`` holds the Cholesky factors of the therapist and the patient effects' covariances.
-    ``design_pattern`` (data) groups the patients whose rating times give the same k x k
-    algebra, which the compiled kernel (``_marginal_kernel``) computes once per group.
+    ``alliance_observed``), and each patient's line without random effects (``lines``:
+    level and growth, (patient, rater)); the mean per rating ``mu`` serves the random draws
+    only. ``chols`` holds the Cholesky factors of the therapist and the patient effects'
+    covariances. ``design_pattern`` (data) groups the patients whose rating times give the
+    same k x k algebra, which the compiled kernel (``_marginal_kernel``) computes once per
+    group. The censored and Student-t likelihoods are normal given latent values
+    (:mod:`._latent`), which change the sums.
     """
     placeholder = data.score[rows] if data.has_outcome else np.zeros(len(rows))
     observed = pm.Data("alliance_observed", placeholder, dims="obs")
@@ -339,23 +341,45 @@ def _marginal_likelihood(
     )
     sums = pm.Data("rating_sums", cell_sums, dims=("rating_sum", "patient", "rater"))
     patterns = pm.Data("design_pattern", design_patterns(cell_sums), dims="patient")
+    extra: Any = pt.zeros(())
+    if likelihood != "normal":
+        given_latent = latent_values(likelihood, data, rows, sigma, nu)
+        sums, patterns, extra = given_latent(sums, observed)
+    line_level, line_growth = lines
+    draw_residuals = _residual_draws(likelihood, data.scale)
 
     def logp(
-        value, mean, sums, lines_level, lines_growth, sd, x, r, p, chol_p, t, pattern, chol_t, n_t
+        value, mean, sums, level, growth, sd, shape, extra, x, r, p, chol_p, t, pattern, chol_t, n_t
     ):
         # one compiled node for the value and its gradient (the same as marginal_log_density)
         density = IntegratedLogDensity(n_raters)
-        args = (sums, lines_level, lines_growth, sd, chol_p, t, pattern, n_t, chol_t)
-        return density(*args)[0]
+        args = (sums, level, growth, sd, chol_p, t, pattern, n_t, chol_t)
+        return density(*args)[0] + extra
 
     def random(
-        mean, sums, level, growth, sd, x, r, p, chol_p, t, pattern, chol_t, n_t, rng=None, size=None
+        mean,
+        sums,
+        level,
+        growth,
+        sd,
+        shape,
+        extra,
+        x,
+        r,
+        p,
+        chol_p,
+        t,
+        pattern,
+        chol_t,
+        n_t,
+        rng=None,
+        size=None,
     ):
         t, p, r = (np.asarray(v, dtype=int) for v in (t, p, r))
         effects = rng.standard_normal((len(t), chol_p.shape[0])) @ chol_p.T
         effects += (rng.standard_normal((int(n_t), chol_t.shape[0])) @ chol_t.T)[t]
         shift = effects[p, 2 * r] + effects[p, 2 * r + 1] * x
-        return mean + shift + sd[r] * rng.standard_normal(np.shape(mean))
+        return draw_residuals(mean + shift, sd[r], shape, rng)
 
     return pm.CustomDist(
         "alliance",
@@ -364,6 +388,8 @@ def _marginal_likelihood(
         line_level,
         line_growth,
         sigma,
+        pt.zeros(()) if nu is None else nu,
+        extra,
         time,
         rater,
         patient,
@@ -374,7 +400,19 @@ def _marginal_likelihood(
         n_therapists,
         logp=logp,
         random=random,
-        signature="(n),(s,p,r),(p,r),(p,r),(r),(n),(n),(n),(k,k),(p),(p),(k,k),()->(n)",
+        signature="(n),(s,p,r),(p,r),(p,r),(r),(),(),(n),(n),(n),(k,k),(p),(p),(k,k),()->(n)",
         observed=observed,
         dims="obs",
     )
+
+
+def _residual_draws(likelihood: str, scale: tuple[float, float] | None):
+    """``(mean, sd, nu, rng) -> ratings`` for the likelihood: the outcome's random draws."""
+
+    def draw(mean: np.ndarray, sd: np.ndarray, nu: Any, rng: np.random.Generator) -> np.ndarray:
+        if likelihood == "student_t":
+            return mean + sd * rng.standard_t(float(nu), np.shape(mean))
+        drawn = mean + sd * rng.standard_normal(np.shape(mean))
+        return np.clip(drawn, *scale) if likelihood == "censored" else drawn
+
+    return draw
