@@ -77,6 +77,8 @@ def lines_function(model: pm.Model) -> GraphFunction:
             [named_node(model, name) for name in _line_names(model)],
             stored_names(model),
             data_inputs=True,
+            # the latent sums scatter into cells, which PyTensor cannot vectorise: a draw a call
+            batched=LATENT_NAME not in model.named_vars,
         ),
     )
 
