@@ -163,6 +163,23 @@ def test_the_api_pages_render_every_public_name(site):
     assert "alliance_bayes.plots" in api_directives()
 
 
+def test_the_api_pages_show_no_sphinx_roles(site):
+    """``:class:`X``` in a docstring is shown as the code ``X`` (scripts/griffe_sphinx_roles.py),
+    not as the text ":class:" before it."""
+    shown = {
+        page.name: len(found)
+        for page in (site / "api").glob("*.html")
+        if (found := re.findall(r":(?:class|func|meth|mod|attr|data|exc):", page.read_text()))
+    }
+    assert shown == {}
+
+
+def test_sphinx_roles_become_code_spans():
+    module = _load(ROOT / "scripts" / "griffe_sphinx_roles.py")
+    text = "See :func:`~alliance_bayes.fit.fit`, :py:class:`AllianceData` and :meth:`Store.open`."
+    assert module.plain_roles(text) == "See `fit`, `AllianceData` and `Store.open`."
+
+
 def test_a_broken_link_or_anchor_fails_the_strict_build(tmp_path):
     """The project's own validation settings turn a link to a missing page or anchor into an
     error (a cheap site with the same settings, so the check does not depend on the pages)."""
@@ -183,8 +200,8 @@ def test_a_broken_link_or_anchor_fails_the_strict_build(tmp_path):
     assert "nowhere" in result.stderr
 
 
-def _screenshot_module():
-    spec = importlib.util.spec_from_file_location("screenshot_docs", SCRIPT)
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -196,7 +213,7 @@ def test_the_home_and_api_pages_render_offline_in_chromium(site, tmp_path):
     render with the theme's own styles (the indigo header bar), so they need nothing remote."""
     import matplotlib.image
 
-    module = _screenshot_module()
+    module = _load(SCRIPT)
     shots = module.screenshot_site(site, tmp_path)
     assert sorted(shots) == ["api", "home"]
     for path in shots.values():
