@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mkdocs.utils.yaml import yaml_load
 
 import alliance_bayes
 from alliance_bayes import plots
@@ -183,7 +184,7 @@ def test_sphinx_roles_become_code_spans():
 def test_a_broken_link_or_anchor_fails_the_strict_build(tmp_path):
     """The project's own validation settings turn a link to a missing page or anchor into an
     error (a cheap site with the same settings, so the check does not depend on the pages)."""
-    config = yaml.safe_load(CONFIG.read_text())
+    config = yaml_load(CONFIG.read_text())  # mkdocs' loader: it knows !ENV
     small = {
         key: config[key] for key in ("site_name", "strict", "use_directory_urls", "validation")
     }
