@@ -1,6 +1,10 @@
 """alliance_bayes: Bayesian multilevel models of the therapeutic alliance, on PyMC and ArviZ."""
 
-from . import datasets  # ab.datasets.load(...) without importing the submodule first
+# first: imported, it settles PyTensor's BLAS flags and imports ArviZ without their warnings
+from . import (
+    _quiet,  # noqa: F401  (isort: keep first)
+    datasets,  # ab.datasets.load(...) without importing the submodule first
+)
 from ._graph import compile_counts
 from ._version import __version__
 from .aggregate import therapist_scores
