@@ -229,3 +229,27 @@ def test_blas_and_arviz_warnings_do_not_arise_at_import_or_first_compile(tmp_pat
     )
     assert done.returncode == 0, done.stderr
     assert "BLAS" not in done.stderr and "ArviZ" not in done.stderr, done.stderr
+
+
+def test_cli_warning_is_one_line_without_python_source():
+    """A warning under the ``alliance-bayes`` command: ``warning: message``, no file or line."""
+    import typer
+    from typer.testing import CliRunner
+
+    from alliance_bayes.cli.app import _Commands
+
+    app = typer.Typer(cls=_Commands)
+
+    @app.command()
+    def warn() -> None:
+        warnings.warn("the scale's upper bound is never reached", UserWarning, stacklevel=1)
+
+    @app.command()
+    def other() -> None:  # two commands: typer then needs the command's name
+        pass
+
+    shown = warnings.showwarning
+    result = CliRunner().invoke(app, ["warn"])
+    assert result.exit_code == 0
+    assert result.stderr.strip() == "warning: the scale's upper bound is never reached"
+    assert warnings.showwarning is shown  # restored after the command
