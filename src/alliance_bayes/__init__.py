@@ -8,6 +8,7 @@ from . import (
 from ._graph import compile_counts
 from ._version import __version__
 from .aggregate import therapist_scores
+from .cards import fit_card
 from .checks import (
     Statistic,
     default_statistics,
@@ -75,6 +76,7 @@ __all__ = [
     "default_priors",
     "default_statistics",
     "fit",
+    "fit_card",
     "format_table",
     "growth_model",
     "item_responses",

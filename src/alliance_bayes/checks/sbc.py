@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
+from .._html import card, facts, light, number, section, table
 from ..spec import Design, ModelSpec
 from ..vocabulary import renamed_pairs
 from .jobs import FitSettings
@@ -198,6 +199,29 @@ class SBCResult:
             "flagged: " + (", ".join(flagged) if flagged else "none"),
         ]
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: simulations, failures and the uniformity test, flagged in red."""
+        jobs = self.frame.drop_duplicates("job")
+        failed = int((jobs["status"] != "ok").sum())
+        name = self.manifest.get("spec", {}).get("name", "model")
+        rows = [("simulations", number(len(jobs))), ("failed", number(failed))]
+        if self.ok.empty:
+            return card(f"SBC of {name}", facts(rows))
+        test = self.test()
+        flagged = test["flagged"].sum()
+        verdict = (
+            light("red", f"{flagged} of {len(test)} quantities flagged")
+            if flagged
+            else light("green", "no quantity flagged")
+        )
+        rows.append(("calibration", verdict))
+        shown = test[["quantity", "n_sims", "chi2", "p_adjusted", "flagged"]]
+        return card(
+            f"SBC of {name}",
+            facts(rows),
+            section(test.attrs["note"], table(shown)),
+        )
 
     def plot_ecdf(self, quantities: list[str] | None = None) -> Figure:
         """ECDF difference of the ranks with simultaneous 99 % bands (ArviZ), per quantity."""
