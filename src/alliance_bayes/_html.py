@@ -102,7 +102,8 @@ def table(frame: pd.DataFrame, digits: int = 3, columns: Sequence[str] | None = 
 
 def card(title: str, *parts: str) -> str:
     """The card: an escaped title over the parts (HTML), in one bordered box."""
-    return f'<div style="{STYLE}"><div><strong>{esc(title)}</strong></div>{"".join(parts)}</div>'
+    box = f'<div style="{STYLE}"><div><strong>{esc(title)}</strong></div>{"".join(parts)}</div>'
+    return f"<div>{box}</div>"
 
 
 def section(title: str, content: str) -> str:
