@@ -161,7 +161,9 @@ def fit(
     random_seed
         Seed of the sampler.
     progressbar
-        Show a progress bar.
+        Show progress: what getting the compiled model takes (compiling, or loading it from
+        the disk cache), then the sampler's bar. Shown in a terminal and in Jupyter, never in
+        CI (``CI=true``) or when the output is not a terminal (:mod:`alliance_bayes._progress`).
     cores
         Chains run in parallel on this many cores (default: all).
     log_likelihood
