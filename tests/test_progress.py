@@ -97,6 +97,12 @@ def test_jupyter_without_widgets_is_plain_text_updated_in_place(jupyter, monkeyp
     assert "\x1b[" not in last  # plain text, no terminal codes
 
 
+def test_label_is_text_not_markup(jupyter):
+    with ProgressBar("power [/n40]", total=1) as bar:  # rich markup would raise here
+        bar.advance()
+    assert jupyter[-1][1].startswith("power [/n40]")
+
+
 def test_jupyter_with_widgets_is_the_same_display(jupyter, monkeypatch):
     monkeypatch.setattr(_progress, "has_ipywidgets", lambda: True)
     with ProgressBar("sbc", total=2) as bar:

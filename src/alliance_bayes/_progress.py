@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Any, Literal, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -219,7 +220,7 @@ class ProgressBar:
             auto_refresh=self.mode == "terminal",
         )
         fields = {"failed": failed} if failed is not None else {}
-        self._task = self._bar.add_task(label, total=total, completed=completed, **fields)
+        self._task = self._bar.add_task(escape(label), total=total, completed=completed, **fields)
 
     def __enter__(self) -> ProgressBar:
         if self.mode == "terminal":

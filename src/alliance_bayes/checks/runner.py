@@ -324,6 +324,6 @@ def run_study(
             folder,
             executor=executor,
             progress=progress,
-            label=kind,
+            label=f"{kind} ({design.name})",  # a power study runs one store per design
         )
     return folder
