@@ -1,9 +1,14 @@
 """alliance_bayes: Bayesian multilevel models of the therapeutic alliance, on PyMC and ArviZ."""
 
-from . import datasets  # ab.datasets.load(...) without importing the submodule first
+# first: imported, it settles PyTensor's BLAS flags and imports ArviZ without their warnings
+from . import (
+    _quiet,  # noqa: F401  (isort: keep first)
+    datasets,  # ab.datasets.load(...) without importing the submodule first
+)
 from ._graph import compile_counts
 from ._version import __version__
 from .aggregate import therapist_scores
+from .cards import fit_card
 from .checks import (
     Statistic,
     default_statistics,
@@ -71,6 +76,7 @@ __all__ = [
     "default_priors",
     "default_statistics",
     "fit",
+    "fit_card",
     "format_table",
     "growth_model",
     "item_responses",

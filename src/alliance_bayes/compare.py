@@ -251,6 +251,8 @@ def compare(
     results = {name: loo(fit, by, name=name) for name, fit in fits.items()}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        # az.compare's own sort_values(inplace=True), deprecated by pandas 3.1: not ours to fix
+        warnings.filterwarnings("ignore", message="The inplace keyword", module=r"arviz\.")
         table = az.compare(results, ic="loo", method=method)
     table["by"] = by
     for name, result in results.items():

@@ -32,6 +32,7 @@ from ._graph import (  # compile_counts, clear_compile_cache: re-exported
     log_likelihood_function,
     stored_names,
 )
+from ._progress import progress_mode, status, third_party_bar
 from ._version import __version__
 from .diagnostics import convergence_report, warn_if_unconverged
 from .models import is_marginal
@@ -60,6 +61,9 @@ LOG_LIKELIHOOD_AUTO_LIMIT = 10**8
 TUNE_INTEGRATED = 400
 TUNE_OTHERWISE = 1000
 _PACKAGES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "xarray")
+# what a first compile of a growth model takes (the demo's dual-rater model: 14 s on a free
+# core, up to 2 min on a loaded machine)
+COMPILE_ESTIMATE = "about a minute"
 
 
 def compiled_model(
@@ -92,6 +96,22 @@ def _compile_nutpie(model: pm.Model, backend: str, store: CompiledModelStore | N
         return store.get_or_compile(model, var_names=stored_names(model))
     register_jax_dispatch()
     return nutpie.compile_pymc_model(model, backend=backend, var_names=stored_names(model))
+
+
+def _compile_message(model: pm.Model, store: CompiledModelStore | None, shown: bool) -> str:
+    """What getting the compiled model will take, from the state of the caches (for progress)."""
+    if not shown or progress_mode() == "off":  # the disk check imports nutpie: only when shown
+        return ""
+    if f"numba:{structure_key(model)}" in _graph.CACHE.keys("sampler"):
+        return ""  # in this process already: the data are swapped in at once
+    from ._cache_entry import entry_key, entry_path
+    from ._compile_cache import DiskStore, default_store
+
+    store = store or default_store()
+    key = entry_key(model, stored_names(model))
+    if isinstance(store, DiskStore) and entry_path(store.folder, key).is_file():
+        return "loading the compiled model from the disk cache"
+    return f"compiling the model with nutpie ({COMPILE_ESTIMATE}, once per model structure)"
 
 
 def default_tune(model: pm.Model, sampler: str = "nutpie") -> int:
@@ -141,7 +161,9 @@ def fit(
     random_seed
         Seed of the sampler.
     progressbar
-        Show a progress bar.
+        Show progress: what getting the compiled model takes (compiling, or loading it from
+        the disk cache), then the sampler's bar. Shown in a terminal and in Jupyter, never in
+        CI (``CI=true``) or when the output is not a terminal (:mod:`alliance_bayes._progress`).
     cores
         Chains run in parallel on this many cores (default: all).
     log_likelihood
@@ -262,8 +284,10 @@ def _draw(
     store: CompiledModelStore | None = None,
 ) -> tuple[az.InferenceData, LogLikelihood | None]:
     """Posterior draws by ``sampler``, and the pointwise log-likelihood function if wanted."""
+    asked, progressbar = progressbar, third_party_bar(progressbar, sampler != "nutpie")
     if sampler == "nutpie":
-        compiled = compiled_model(model, store=store)
+        with status(_compile_message(model, store, asked), enabled=asked):
+            compiled = compiled_model(model, store=store)
         idata = _sample_nutpie(
             compiled, draws, tune, chains, cores, random_seed, progressbar, low_rank
         )

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .._html import card, esc, facts, number, section, table
 from ..simulate import Truth
 from ..spec import Design, ModelSpec
 from .jobs import QUANTILES, FitSettings
@@ -231,6 +232,15 @@ class PowerResult:
         table = pd.DataFrame(rows)
         table.attrs["rule"] = f"{self.target}: {self.rule}"
         return table
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the rule and the assurance (with its Monte Carlo SE) per design."""
+        shown = self.table()
+        return card(
+            f"Power: {self.target}",
+            facts([("rule", esc(self.rule)), ("designs", number(len(shown)))]),
+            section("assurance per design", table(shown)),
+        )
 
     def plot(self, x: str = "design") -> Figure:
         """Assurance with ±2 Monte Carlo SE per design (a power curve)."""

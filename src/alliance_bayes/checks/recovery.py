@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .._html import card, facts, number, section, table
 from ..models import build_model
 from ..simulate import Truth, draw_prior
 from ..spec import Design, ModelSpec
@@ -141,6 +142,21 @@ class RecoveryResult:
             row["contraction"] = 1 - (group["sd"] ** 2).mean() / sd**2 if sd else np.nan
             rows.append(row)
         return pd.DataFrame(rows)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: replications, failures, and bias, RMSE and 90 % coverage per
+        quantity (contraction, which needs prior draws, is in :meth:`table`)."""
+        jobs = self.frame.drop_duplicates("job")
+        failed = int((jobs["status"] != "ok").sum())
+        spec = self.manifest.get("spec", {}).get("name", "model")
+        design = self.manifest.get("design", {}).get("name", "design")
+        rows = [("replications", number(len(jobs))), ("failed", number(failed))]
+        title = f"Recovery of {spec} on {design}"
+        if (self.frame["status"] == "ok").sum() == 0:
+            return card(title, facts(rows))
+        shown = self.table(prior=pd.Series(dtype=float))
+        columns = ["quantity", "truth", "n_reps", "bias", "bias_se", "rmse", "coverage_90%"]
+        return card(title, facts(rows), section("per quantity", table(shown, columns=columns)))
 
     def plot(self, quantities: list[str] | None = None) -> Figure:
         """Estimated (posterior mean and 90 % interval) against the true value, per quantity."""

@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
+from .._html import card, facts, light, number, section, table
 from ..spec import Design, ModelSpec
 from ..vocabulary import renamed_pairs
 from .jobs import FitSettings
@@ -27,6 +28,9 @@ from .runner import Executor, run_study, study_options
 from .store import Store
 
 ALPHA = 0.01  # family-wise false-alarm rate of SBCResult.test (Bonferroni over quantities)
+# where the ECDF of the fractional ranks is drawn (ArviZ's PIT grid): fixed, not the ranks
+# themselves, so the simultaneous bands are calibrated and ArviZ has no behaviour change to warn of
+ECDF_POINTS = np.linspace(0.01, 1, 100)
 
 
 def run_sbc(
@@ -196,6 +200,29 @@ class SBCResult:
         ]
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: simulations, failures and the uniformity test, flagged in red."""
+        jobs = self.frame.drop_duplicates("job")
+        failed = int((jobs["status"] != "ok").sum())
+        name = self.manifest.get("spec", {}).get("name", "model")
+        rows = [("simulations", number(len(jobs))), ("failed", number(failed))]
+        if self.ok.empty:
+            return card(f"SBC of {name}", facts(rows))
+        test = self.test()
+        flagged = test["flagged"].sum()
+        verdict = (
+            light("red", f"{flagged} of {len(test)} quantities flagged")
+            if flagged
+            else light("green", "no quantity flagged")
+        )
+        rows.append(("calibration", verdict))
+        shown = test[["quantity", "n_sims", "chi2", "p_adjusted", "flagged"]]
+        return card(
+            f"SBC of {name}",
+            facts(rows),
+            section(test.attrs["note"], table(shown)),
+        )
+
     def plot_ecdf(self, quantities: list[str] | None = None) -> Figure:
         """ECDF difference of the ranks with simultaneous 99 % bands (ArviZ), per quantity."""
         u = self.uniform_draws()
@@ -205,6 +232,7 @@ class SBCResult:
             az.plot_ecdf(
                 u[name].dropna().to_numpy(),
                 cdf=stats.uniform(0, 1).cdf,
+                eval_points=ECDF_POINTS,  # independent of the ranks: calibrated bands
                 difference=True,
                 confidence_bands=True,
                 ci_prob=0.99,
