@@ -38,6 +38,7 @@ from .plots import (
 )
 from .predict import predict, prediction_table
 from .priors import default_priors
+from .report import ReportTable, report_table
 from .result import load, save
 from .simulate import Truth, item_responses, simulate
 from .spec import CovariateDesign, Design, ModelSpec
@@ -53,6 +54,7 @@ __all__ = [
     "InstrumentKey",
     "ModelSpec",
     "ParetoKWarning",
+    "ReportTable",
     "Statistic",
     "StoreLockedError",
     "StoreMismatchError",
@@ -90,6 +92,7 @@ __all__ = [
     "rater_contrast",
     "read_table",
     "reliability",
+    "report_table",
     "save",
     "score_wai",
     "simulate",
