@@ -20,6 +20,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import arviz as az
@@ -30,13 +31,14 @@ from .data import SINGLE_RATER
 from .diagnostics import convergence_report
 from .result import DataAttrs, read_attrs
 from .summary import (
+    DIM_COLUMNS,
     is_directional,
     rater_contrast,
     stored_rater_roles,
     summarize,
     variance_components,
 )
-from .vocabulary import scalar_name, terms
+from .vocabulary import scalar_name, scalars, terms
 
 FIXED_KINDS = ("location", "coefficient")
 HEADER = ("Parameter", "Estimate [{prob} CrI]", "Pr(direction)")
@@ -303,6 +305,60 @@ def report_table(
     )
 
 
+def rater_label(
+    idata: az.InferenceData, rater: str, labels: Mapping[str, str] | None = None
+) -> str:
+    """A rater in words: ``patient-rated``, ``patient-rated (client)``, the label itself when
+    its role is unknown, or ``""`` for the one unnamed rater of single-rater data.
+
+    Examples
+    --------
+    >>> rater_label(idata, "therapist"), rater_label(idata, "therapist", {"therapist": "T-rated"})
+    ('therapist-rated', 'T-rated')
+    """
+    return _words(idata, labels).rater(str(rater))
+
+
+def coefficient_labels(
+    idata: az.InferenceData, labels: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The labels of :func:`report_table`'s fixed effects, by the vocabulary's scalar names.
+
+    Examples
+    --------
+    >>> coefficient_labels(idata)["growth_coef[patient, burdens]"]
+    'Growth × Burdens, patient-rated'
+    """
+    words = _words(idata, labels)
+    fixed = [t.name for t in terms() if t.kind in FIXED_KINDS or t.name == "coef_std"]
+    names = [n for n in fixed if n in idata.posterior]
+    out = {}
+    for name in names:
+        for labels_, _ in scalars(idata.posterior[name]):
+            values = {DIM_COLUMNS.get(d, d): str(v) for d, v in labels_.items()}
+            row = SimpleNamespace(
+                parameter=name, rater=values.get("rater"), covariate=values.get("covariate")
+            )
+            out[scalar_name(name, list(values.values()))] = words.fixed(row)
+    return out
+
+
+def time_unit(idata: az.InferenceData) -> str:
+    """The unit of a growth term: ``per ln(session)``, ``per session``, ``per 10 sessions`` or
+    ``per unit of <time column>``.
+
+    Examples
+    --------
+    >>> time_unit(idata)
+    'per ln(session)'
+    """
+    return _words(idata, None).time_unit()
+
+
+def _words(idata: az.InferenceData, labels: Mapping[str, str] | None) -> _Words:
+    return _Words(idata, read_attrs(idata).data or DataAttrs(), dict(labels or {}), None)
+
+
 def _row(
     panel: str, label: str, row: Any, number: Any, directional: bool, name: str
 ) -> dict[str, Any]:
@@ -377,7 +433,8 @@ class _Words:
         rater_roles: dict[str, str] | None,
     ) -> None:
         self.idata, self.data, self.labels, self.roles_given = idata, data, labels, rater_roles
-        posterior = idata.posterior
+        # a prior predictive InferenceData (a planned design) has its draws in "prior"
+        posterior = idata.posterior if "posterior" in idata.groups() else idata.prior
         self.raters = (
             [str(r) for r in posterior["rater"].to_numpy()] if "rater" in posterior else []
         )
