@@ -29,6 +29,7 @@ from .instruments import InstrumentKey, reliability, score_wai
 from .io import read_table
 from .models import build_model, growth_model, therapist_regression
 from .plots import (
+    plot_coefficients,
     plot_conditional_effects,
     plot_density,
     plot_loo_pit,
@@ -78,6 +79,7 @@ __all__ = [
     "item_responses",
     "load",
     "loo",
+    "plot_coefficients",
     "plot_conditional_effects",
     "plot_density",
     "plot_loo_pit",

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from ..report import coefficient_labels, time_unit
 from ..summary import summarize
 from ..vocabulary import scalar_name
-from .style import panel_axes
+from .style import cycle_colour, panel_axes
 
 TITLES = {
     "level_coef": "Effects on level",
@@ -79,7 +79,7 @@ def plot_coefficients(
             y,
             xerr=[rows["mean"] - rows["lower"], rows["upper"] - rows["mean"]],
             fmt="o",
-            color="C0",
+            color=cycle_colour(0),
             capsize=3,
         )
         panel.axvline(0, color="0.6", lw=1, ls="--")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import arviz as az
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
@@ -91,7 +92,8 @@ def plot_conditional_effects(
     )
     name = label or covariate
     log_time = table.attrs["time_coding"] == "log"
-    colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.8, len(values)))[::-1]
+    # viridis, or the greys of paper_style(): both stay apart in grey print
+    colors = plt.get_cmap(mpl.rcParams["image.cmap"])(np.linspace(0.1, 0.8, len(values)))[::-1]
     observed = observed_sessions(idata)
     for axis, rater in zip(axes, raters, strict=True):
         rows = table[table["rater"] == rater]

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .style import panel_axes
+from .style import cycle_colour, panel_axes
 
 
 def effect_ranks(draws: np.ndarray) -> np.ndarray:
@@ -77,7 +77,7 @@ def plot_therapist_effects(
     Examples
     --------
     >>> fig = plot_therapist_effects(idata)
-    >>> [round(v, 1) for v in fig.get_size_inches()]
+    >>> [round(float(v), 1) for v in fig.get_size_inches()]  # 12 therapists, 2 raters
     [5.2, 9.2]
     >>> fig.savefig("therapist_effects.pdf")
     """
@@ -110,7 +110,9 @@ def plot_therapist_effects(
         order = np.argsort(draws.mean(axis=0))
         low, mid, high = np.quantile(draws[:, order], [tail, 0.5, 1 - tail], axis=0)
         top = axes[per * k]
-        top.errorbar(x, mid, yerr=[mid - low, high - mid], fmt="o", ms=2.5, color="C0", lw=0.8)
+        top.errorbar(
+            x, mid, yerr=[mid - low, high - mid], fmt="o", ms=2.5, color=cycle_colour(0), lw=0.8
+        )
         top.axhline(0, color="0.6", lw=0.8, ls="--")
         top.set_title(f"{kind.capitalize()}" + (f", {who}" if who else ""))
         top.set_ylabel(f"Therapist effect on {kind}\n(median, {prob:.0%} interval)")
@@ -120,7 +122,13 @@ def plot_therapist_effects(
             ranked = effect_ranks(draws)[:, order]
             r_low, r_mid, r_high = np.quantile(ranked, [tail, 0.5, 1 - tail], axis=0)
             bottom.errorbar(
-                x, r_mid, yerr=[r_mid - r_low, r_high - r_mid], fmt="s", ms=2.5, color="C1", lw=0.8
+                x,
+                r_mid,
+                yerr=[r_mid - r_low, r_high - r_mid],
+                fmt="s",
+                ms=2.5,
+                color=cycle_colour(1),
+                lw=0.8,
             )
             bottom.set_ylim(0.5, n + 0.5)
             bottom.set_ylabel(f"Rank of the therapist\n(1 = lowest, {prob:.0%} interval)")

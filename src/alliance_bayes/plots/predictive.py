@@ -28,7 +28,7 @@ from ..checks.statistics import (
 )
 from ..report import rater_label
 from ..result import read_attrs
-from .style import panel_axes, score_label, time_label
+from .style import cycle_colour, panel_axes, score_label, time_label
 
 
 def _rater_title(idata: az.InferenceData, rater: str, what: str) -> str:
@@ -97,9 +97,14 @@ def plot_trajectories(
         for (low, high), alpha, share in (((0, 4), 0.2, prob), ((1, 3), 0.35, 0.5)):
             label = f"{group} predictive {share:.0%}"
             ax.fill_between(
-                sessions, bands[:, low], bands[:, high], color="C0", alpha=alpha, label=label
+                sessions,
+                bands[:, low],
+                bands[:, high],
+                color=cycle_colour(0),
+                alpha=alpha,
+                label=label,
             )
-        ax.plot(sessions, bands[:, 2], color="C0", lw=1.5, label="predictive median")
+        ax.plot(sessions, bands[:, 2], color=cycle_colour(0), lw=1.5, label="predictive median")
         if observed:
             patients = np.unique(sub["patient"].astype(str))
             shown = rng.choice(patients, size=min(n_patients, patients.size), replace=False)
@@ -203,9 +208,11 @@ def _predictive_densities(
     for k, i in enumerate(rng.choice(len(draws), size=min(n, len(draws)), replace=False)):
         grid, density = kde(draws[i])
         label = f"{group} predictive" if k == 0 else None
-        ax.plot(grid, density, color="C0", alpha=0.2, lw=0.8, label=label)
+        ax.plot(grid, density, color=cycle_colour(0), alpha=0.2, lw=0.8, label=label)
     grid, density = kde(draws.ravel())
-    ax.plot(grid, density, color="C1", ls="--", lw=1.5, label=f"{group} predictive (pooled)")
+    ax.plot(
+        grid, density, color=cycle_colour(1), ls="--", lw=1.5, label=f"{group} predictive (pooled)"
+    )
     ax.legend(fontsize=7)
 
 
@@ -262,7 +269,7 @@ def _panels(items: list[StatisticDraws]) -> list[list[StatisticDraws]]:
 def _histogram_panel(ax: Any, item: StatisticDraws, group: str) -> None:
     draws = item.draws[np.isfinite(item.draws)]
     if draws.size:
-        ax.hist(draws, bins=30, color="C0", alpha=0.6, label=f"{group} predictive")
+        ax.hist(draws, bins=30, color=cycle_colour(0), alpha=0.6, label=f"{group} predictive")
     if np.isfinite(item.observed):
         ax.axvline(item.observed, color="k", lw=2, label="observed")
     ax.set_title(f"{item.statistic}\n{item.rater}", fontsize=9)
@@ -281,8 +288,8 @@ def _binned_panel(ax: Any, items: list[StatisticDraws]) -> None:
             for d in (item.draws[np.isfinite(item.draws)] for item in items)
         ]
     )
-    ax.vlines(x, quantiles[:, 0], quantiles[:, 3], color="C0", lw=1.2, alpha=0.6)
-    ax.vlines(x, quantiles[:, 1], quantiles[:, 2], color="C0", lw=4, alpha=0.6)
+    ax.vlines(x, quantiles[:, 0], quantiles[:, 3], color=cycle_colour(0), lw=1.2, alpha=0.6)
+    ax.vlines(x, quantiles[:, 1], quantiles[:, 2], color=cycle_colour(0), lw=4, alpha=0.6)
     ax.plot(x, [item.observed for item in items], "o", color="k", ms=3.5)
     labels = [
         f"{item.label}\n{item.p_value:.2f}" if np.isfinite(item.p_value) else str(item.label)

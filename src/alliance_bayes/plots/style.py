@@ -68,6 +68,7 @@ def paper_style(**overrides: Any) -> Iterator[None]:
     >>> with paper_style():
     ...     mpl.rcParams["savefig.dpi"], mpl.rcParams["axes.spines.top"]
     (300.0, False)
+    >>> from alliance_bayes.plots import plot_therapist_effects
     >>> with paper_style(font__size=10):
     ...     fig = plot_therapist_effects(idata)
     ...     path = savefig(fig, "therapist_effects.png")
@@ -86,6 +87,7 @@ def savefig(
 
     Examples
     --------
+    >>> from alliance_bayes.plots import plot_coefficients
     >>> savefig(plot_coefficients(idata), "coefficients.png")
     PosixPath('coefficients.png')
     """
@@ -94,6 +96,23 @@ def savefig(
     if close:
         plt.close(fig)
     return path
+
+
+def cycle_colour(k: int) -> str | tuple:
+    """The ``k``-th colour of the current colour cycle, resolved now.
+
+    Figures name their colours by this rather than ``"C0"``: matplotlib resolves ``"C0"`` only
+    when the figure is drawn, so a figure made inside :func:`paper_style` and shown after it
+    (Jupyter draws at the end of the cell) would lose its greys.
+
+    Examples
+    --------
+    >>> with paper_style():
+    ...     cycle_colour(0)
+    '0.0'
+    """
+    colours = mpl.rcParams["axes.prop_cycle"].by_key()["color"]
+    return colours[k % len(colours)]
 
 
 def panel_axes(
