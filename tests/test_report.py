@@ -10,6 +10,7 @@ import re
 from html.parser import HTMLParser
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import alliance_bayes as ab
@@ -250,3 +251,22 @@ def test_without_python_docx_the_error_says_what_to_install(two_raters, monkeypa
 
 def test_report_table_is_exported():
     assert ab.report_table is report_table
+
+
+def test_notes_name_r_only_when_correlations_are_shown(two_raters):
+    with_r = " ".join(report_table(two_raters).notes)
+    without = report_table(two_raters, correlations=False)
+    assert "r: correlation of the random effects" in with_r
+    assert "r: correlation" not in " ".join(without.notes)
+    assert not without.rows["name"].str.contains("_corr").any()
+
+
+def test_counts_in_the_notes_have_thousands_separators():
+    rows = [
+        {"therapist": f"T{t}", "patient": f"T{t}P{p}", "session": s, "wai": 4.0 + 0.01 * s}
+        for t in range(10)
+        for p in range(26)
+        for s in (1, 2, 4, 8)
+    ]
+    idata = _fit(build(pd.DataFrame(rows)))
+    assert "N = 10 therapists, 260 patients, 1,040 ratings." in report_table(idata).notes

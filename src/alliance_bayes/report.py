@@ -300,7 +300,14 @@ def report_table(
     return ReportTable(
         caption=caption or words.caption(attrs),
         rows=table,
-        notes=tuple(words.notes(attrs, prob, "Rater contrast" in " ".join(table["panel"]))),
+        notes=tuple(
+            words.notes(
+                attrs,
+                prob,
+                contrast="Rater contrast" in " ".join(table["panel"]),
+                correlations=table["name"].str.contains("_corr").any(),
+            )
+        ),
         prob=prob,
     )
 
@@ -543,7 +550,7 @@ class _Words:
             return f"Therapist-level regression of {self.score()}: posterior estimates"
         return f"Multilevel growth model of {self.score()}: posterior estimates"
 
-    def notes(self, attrs: Any, prob: float, contrast: bool) -> list[str]:
+    def notes(self, attrs: Any, prob: float, *, contrast: bool, correlations: bool) -> list[str]:
         spec = attrs.spec
         likelihood = f"{spec.likelihood} likelihood" if spec is not None else "likelihood unknown"
         if spec is not None and spec.likelihood == "censored" and self.data.scale is not None:
@@ -571,7 +578,8 @@ class _Words:
         if "therapist_sd" in self.idata.posterior:
             notes.append(
                 "ICC: the therapists' share of the variance of ratings at "
-                f"{self.origin()}; r: correlation of the random effects."
+                f"{self.origin()}"
+                + ("; r: correlation of the random effects." if correlations else ".")
             )
         notes.append(self._diagnostics(attrs))
         return notes
@@ -584,7 +592,7 @@ class _Words:
         if "observed_data" in self.idata.groups():
             observed = np.asarray(self.idata.observed_data["alliance"].to_numpy(), dtype=float)
             count = int(np.isfinite(observed).sum())
-            parts.append(f"{count} {'ratings' if 'therapist_sd' in posterior else 'scores'}")
+            parts.append(f"{count:,} {'ratings' if 'therapist_sd' in posterior else 'scores'}")
         return f"N = {', '.join(parts)}." if parts else ""
 
     def _time_note(self) -> str:

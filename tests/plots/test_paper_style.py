@@ -160,3 +160,9 @@ def test_recovery_plot_ticks_whole_replications():
     ticks = fig.axes[0].get_xticks()
     visible = ticks[(ticks >= fig.axes[0].get_xlim()[0]) & (ticks <= fig.axes[0].get_xlim()[1])]
     assert len(visible) >= 2 and np.allclose(visible, np.round(visible))
+
+
+def test_coefficients_of_a_fit_without_covariates_are_refused():
+    idata = fake_fit(ab.growth_model(build(make_long_frame(with_rater=False))), draws=10)
+    with pytest.raises(ValueError, match=r"none of \['level_coef', 'growth_coef'\]"):
+        ab.plot_coefficients(idata)

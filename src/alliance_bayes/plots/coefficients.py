@@ -33,7 +33,7 @@ def plot_coefficients(
     """Posterior means and intervals of covariate effects, one panel per parameter, by rater.
 
     Rows are labelled as in :func:`alliance_bayes.report_table` ("Growth × Burdens,
-    patient-rated"); the height grows with the number of rows.
+    patient-rated"); panels are stacked, and the height grows with the number of rows.
 
     Parameters
     ----------
@@ -57,15 +57,25 @@ def plot_coefficients(
     'Growth × Personal Burdens, patient-rated'
     >>> fig.savefig("coefficients.png")
     """
-    table = summarize(idata, var_names=var_names, prob=prob)
-    names = [n for n in var_names if n in set(table["parameter"])]
+    posterior = idata.posterior
+    names = [n for n in var_names if n in posterior and posterior[n].size]
+    if not names:
+        raise ValueError(
+            f"the fit has none of {list(var_names)} (a model without covariates?); "
+            f"its variables: {sorted(str(n) for n in posterior.data_vars)}."
+        )
+    table = summarize(idata, var_names=names, prob=prob)
     words = coefficient_labels(idata, labels)
-    most = max((int((table["parameter"] == n).sum()) for n in names), default=1)
+    rows_per = [int((table["parameter"] == n).sum()) for n in names]
+    # panels one below the other: the row labels are long, the intervals need the width
+    height = sum(0.9 + 0.3 * k for k in rows_per)
     fig, axes = panel_axes(
         ax,
         len(names),
         f"one per parameter {names}",
-        (3.4 * len(names), max(2.0, 0.9 + 0.32 * most)),
+        (6.5, max(2.0, height)),
+        nrows=len(names),
+        gridspec_kw={"height_ratios": rows_per},
     )
     for panel, name in zip(axes, names, strict=True):
         rows = table[table["parameter"] == name].reset_index(drop=True)
