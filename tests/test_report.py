@@ -270,3 +270,18 @@ def test_counts_in_the_notes_have_thousands_separators():
     ]
     idata = _fit(build(pd.DataFrame(rows)))
     assert "N = 10 therapists, 260 patients, 1,040 ratings." in report_table(idata).notes
+
+
+def test_the_therapist_regression_has_its_own_rows_and_notes():
+    data = ab.Design.razzaque_2015().to_data(random_seed=1)
+    simulated = ab.simulate(ab.therapist_regression(data), ab.Truth.razzaque_2015(), random_seed=2)
+    table = report_table(fake_fit(ab.therapist_regression(simulated), draws=20))
+    assert table.caption == "Therapist-level regression of alliance: posterior estimates"
+    names = dict(zip(table.rows["name"], table.rows["label"], strict=True))
+    assert names["intercept"] == "Intercept"
+    assert names["coef[presence]"] == "Presence"
+    assert names["coef_std[presence]"] == "Presence (standardised)"
+    assert names["r2"] == "Bayesian R²" and names["sigma"] == "Residual SD"
+    given = table.rows[table.rows["direction"] != ""]["name"]
+    assert all(n.startswith(("coef[", "coef_std[")) for n in given)
+    assert "N = 76 therapists (one score each)." in table.notes

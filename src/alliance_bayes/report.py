@@ -390,8 +390,8 @@ def _variance_rows(
 ) -> list[dict[str, Any]]:
     """SDs, correlations (no leading zero), residual SDs and ICC; the therapist regression's
     residual SD and R^2; a Student-t model's degrees of freedom."""
-    panel = "Variance components"
     posterior = idata.posterior
+    panel = "Variance components" if "therapist_sd" in posterior else "Residual SD and R²"
     rows = []
     if "therapist_sd" in posterior:
         table = variance_components(idata, prob)
@@ -570,6 +570,8 @@ class _Words:
         covariates = self._covariate_sds()
         if covariates:
             notes.append(f"Covariate effects are per SD of the covariate ({covariates}).")
+        if "coef_std" in self.idata.posterior:
+            notes.append("Standardised: per SD of the covariate, in SDs of the outcome.")
         if contrast:
             notes.append(
                 "A rater contrast is the covariate's effect on patient-rated minus its effect "
@@ -592,7 +594,9 @@ class _Words:
         if "observed_data" in self.idata.groups():
             observed = np.asarray(self.idata.observed_data["alliance"].to_numpy(), dtype=float)
             count = int(np.isfinite(observed).sum())
-            parts.append(f"{count:,} {'ratings' if 'therapist_sd' in posterior else 'scores'}")
+            growth = "therapist_sd" in posterior
+            what = "ratings" if growth else "therapists (one score each)"
+            parts.append(f"{count:,} {what}")
         return f"N = {', '.join(parts)}." if parts else ""
 
     def _time_note(self) -> str:
