@@ -285,3 +285,19 @@ def test_the_therapist_regression_has_its_own_rows_and_notes():
     given = table.rows[table.rows["direction"] != ""]["name"]
     assert all(n.startswith(("coef[", "coef_std[")) for n in given)
     assert "N = 76 therapists (one score each)." in table.notes
+
+
+@pytest.mark.parametrize(
+    ("likelihood", "words", "extra"),
+    [
+        ("censored", "Model: normal likelihood censored at 1 and 7.", None),
+        ("student_t", "Model: Student-t likelihood.", "Student-t degrees of freedom"),
+    ],
+)
+def test_the_likelihood_is_named_in_words(likelihood, words, extra):
+    data = build(make_long_frame(), therapist_covariates=["burdens"], scale=(1, 7))
+    table = report_table(_fit(data, likelihood=likelihood))
+    assert words in table.notes
+    if extra:
+        assert extra in set(table.rows["label"])
+        assert table.rows.set_index("label").loc[extra, "direction"] == ""

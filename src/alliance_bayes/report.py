@@ -42,6 +42,7 @@ from .vocabulary import scalar_name, scalars, terms
 
 FIXED_KINDS = ("location", "coefficient")
 HEADER = ("Parameter", "Estimate [{prob} CrI]", "Pr(direction)")
+LIKELIHOOD_WORDS = {"normal": "normal", "student_t": "Student-t", "censored": "censored normal"}
 MINUS = "\u2212"  # the minus sign of print (HTML, Word); Markdown keeps the ASCII hyphen
 
 
@@ -552,7 +553,9 @@ class _Words:
 
     def notes(self, attrs: Any, prob: float, *, contrast: bool, correlations: bool) -> list[str]:
         spec = attrs.spec
-        likelihood = f"{spec.likelihood} likelihood" if spec is not None else "likelihood unknown"
+        likelihood = "likelihood unknown"
+        if spec is not None:
+            likelihood = LIKELIHOOD_WORDS.get(spec.likelihood, spec.likelihood) + " likelihood"
         if spec is not None and spec.likelihood == "censored" and self.data.scale is not None:
             low, high = self.data.scale
             likelihood = f"normal likelihood censored at {low:g} and {high:g}"

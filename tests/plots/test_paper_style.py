@@ -166,3 +166,10 @@ def test_coefficients_of_a_fit_without_covariates_are_refused():
     idata = fake_fit(ab.growth_model(build(make_long_frame(with_rater=False))), draws=10)
     with pytest.raises(ValueError, match=r"none of \['level_coef', 'growth_coef'\]"):
         ab.plot_coefficients(idata)
+
+
+def test_trajectory_panels_widen_with_the_sessions(fake):
+    two_sessions = fake_fit(ab.growth_model(build(make_long_frame())), draws=10)
+    narrow = ab.plot_trajectories(two_sessions, random_seed=1).get_size_inches()[0] / 2
+    wide = ab.plot_trajectories(fake, random_seed=1).get_size_inches()[0] / 2  # 4 sessions
+    assert wide > narrow
