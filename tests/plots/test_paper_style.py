@@ -98,12 +98,11 @@ def test_therapist_figure_grows_with_therapists_and_fits_a_page():
 
 
 def test_therapist_labels_only_while_they_fit():
-    fig = ab.plot_therapist_effects(_one_rater_fit(70))
+    # 0.1 inch per 7-pt label: up to max_labels=30 therapists are named, more are not
+    fig = ab.plot_therapist_effects(_one_rater_fit(35))
     assert all(len(ax.get_xticklabels()) == 0 for ax in fig.axes)
     fig = ab.plot_therapist_effects(_one_rater_fit(12))
-    assert [t.get_text() for t in fig.axes[-1].get_xticklabels()][:1] == ["T01"] or len(
-        fig.axes[-1].get_xticklabels()
-    ) == 12
+    assert all(len(ax.get_xticklabels()) == 12 for ax in fig.axes)
 
 
 def test_axis_labels_come_from_the_data_and_can_be_overridden(fake):
