@@ -34,6 +34,7 @@ from .instruments import InstrumentKey, reliability, score_wai
 from .io import read_table
 from .models import build_model, growth_model, therapist_regression
 from .plots import (
+    plot_coefficients,
     plot_conditional_effects,
     plot_density,
     plot_loo_pit,
@@ -43,6 +44,7 @@ from .plots import (
 )
 from .predict import predict, prediction_table
 from .priors import default_priors
+from .report import ReportTable, report_table
 from .result import load, save
 from .simulate import Truth, item_responses, simulate
 from .spec import CovariateDesign, Design, ModelSpec
@@ -58,6 +60,7 @@ __all__ = [
     "InstrumentKey",
     "ModelSpec",
     "ParetoKWarning",
+    "ReportTable",
     "Statistic",
     "StoreLockedError",
     "StoreMismatchError",
@@ -82,6 +85,7 @@ __all__ = [
     "item_responses",
     "load",
     "loo",
+    "plot_coefficients",
     "plot_conditional_effects",
     "plot_density",
     "plot_loo_pit",
@@ -96,6 +100,7 @@ __all__ = [
     "rater_contrast",
     "read_table",
     "reliability",
+    "report_table",
     "save",
     "score_wai",
     "simulate",

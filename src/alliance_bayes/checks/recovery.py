@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .._html import card, facts, number, section, table
 from ..models import build_model
@@ -178,6 +179,7 @@ class RecoveryResult:
             ax.axhline(group["truth"].iloc[0], color="C3", lw=1.5, label="true value")
             ax.set_title(name, fontsize=8)
             ax.set_xlabel("replication")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # replications are whole
         axes[0].legend(fontsize=7)
         fig.supylabel("posterior mean and 90 % interval")
         fig.tight_layout()
