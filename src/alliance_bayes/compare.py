@@ -108,7 +108,13 @@ def grouped_log_likelihood(idata: az.InferenceData, by: str = "obs") -> az.Infer
     )
 
 
-def loo(idata: az.InferenceData, by: str = "obs", *, name: str = "model") -> az.ELPDData:
+def loo(
+    idata: az.InferenceData,
+    by: str = "obs",
+    *,
+    name: str = "model",
+    integrated: bool | None = None,
+) -> az.ELPDData:
     """PSIS-LOO leaving out one rating, patient or therapist, with Pareto-k warnings.
 
     Parameters
@@ -119,6 +125,10 @@ def loo(idata: az.InferenceData, by: str = "obs", *, name: str = "model") -> az.
         ``"obs"``, ``"patient"`` or ``"therapist"``.
     name
         The model's name in warnings.
+    integrated
+        By patient or therapist: score each group by its integrated log-likelihood (its own
+        effects integrated out). Default (``None``): for normal growth fits; ``False``: the
+        pointwise log-likelihood summed over the group (conditional on its own effects).
 
     Returns
     -------
@@ -137,7 +147,12 @@ def loo(idata: az.InferenceData, by: str = "obs", *, name: str = "model") -> az.
     >>> loo(idata, by="patient").pareto_k.dims  # one pointwise value per patient
     ('patient',)
     """
-    integrated = by != "obs" and _integrates(idata)
+    if integrated and (by == "obs" or not _integrates(idata)):
+        raise ValueError(
+            "integrated=True scores whole patients or therapists of a normal growth fit; "
+            f"this is by={by!r} of a {likelihood_footing(idata)[0]} fit."
+        )
+    integrated = by != "obs" and _integrates(idata) if integrated is None else integrated
     if integrated:
         from .cv import integrated_log_likelihood
 
@@ -178,11 +193,26 @@ def _integrates(idata: az.InferenceData) -> bool:
 def _describe(result: az.ELPDData, idata: az.InferenceData, by: str, **entries: Any) -> az.ELPDData:
     """Add what :func:`compare` checks to an ELPD result: grouping, likelihood, data."""
     likelihood, footing = likelihood_footing(idata) if "spec" in idata.attrs else (None, None)
-    data_hash = idata.attrs.get("data_hash")
+    data_hash = fit_data_hash(idata)
     values = {"by": by, "likelihood": likelihood, "footing": footing, "data_hash": data_hash}
     for key, value in (values | entries).items():
         result[key] = value
     return result
+
+
+def fit_data_hash(idata: az.InferenceData) -> str | None:
+    """A hash of the fitted ratings and their structure (``None``: a fit of another package).
+
+    Examples
+    --------
+    >>> len(fit_data_hash(idata))
+    16
+    """
+    if "spec" not in idata.attrs or "data" not in idata.attrs:
+        return None
+    from .result import rebuild_data
+
+    return rebuild_data(idata).fingerprint()
 
 
 def _check_same_results(fits: Mapping[str, az.InferenceData | az.ELPDData], by: str) -> None:
@@ -197,7 +227,7 @@ def _check_same_results(fits: Mapping[str, az.InferenceData | az.ELPDData], by: 
                 )
             hashes[name] = item.get("data_hash")
         else:
-            hashes[name] = item.attrs.get("data_hash")
+            hashes[name] = fit_data_hash(item)
     if len(set(hashes.values())) > 1 or None in hashes.values():
         each = ", ".join(f"{name!r}: {value}" for name, value in hashes.items())
         raise ValueError(

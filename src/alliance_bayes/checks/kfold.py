@@ -8,7 +8,7 @@ marks the left-out ratings missing (the model leaves missing ratings out of its 
 its structure is the fit's: the compiled model is reused with the data swapped, for every
 likelihood, and the coding of time and covariates is the fit's own. The refits are jobs of the
 study runner (:mod:`.runner`): local processes or Dask, one JSON record per fold in a folder,
-resumable; fold ``f`` derives its seeds from ``random_seed`` and ``f``.
+resumable; a fold derives its seeds from ``random_seed`` and its groups (:func:`fold_seeds`).
 
 Each group's estimate is ``log mean_s exp(lpd_s)`` over the refit's draws ``s``; its Pareto k
 (:func:`alliance_bayes.cv.draws_khat`) says whether that average is dominated by a few draws.
@@ -33,7 +33,7 @@ import arviz as az
 import numpy as np
 
 from .._version import __version__
-from ..compare import ParetoKWarning, likelihood_footing
+from ..compare import ParetoKWarning, fit_data_hash, likelihood_footing
 from ..compare import loo as psis_loo
 from ..cv import (
     GROUPINGS,
@@ -48,7 +48,7 @@ from ..data import AllianceData
 from ..errors import show_some
 from ..fit import fit
 from ..models import build_model
-from ..result import predictive_model, read_attrs, rebuild_data, rebuild_spec
+from ..result import read_attrs, rebuild_data, rebuild_spec
 from ..spec import ModelSpec
 from .jobs import FitSettings
 from .runner import Executor, run_jobs, study_options
@@ -69,15 +69,18 @@ class FoldJob:
     mc_draws: int = MC_DRAWS
 
 
-def fold_seeds(random_seed: int, fold: int) -> tuple[int, np.random.SeedSequence]:
-    """The sampler's seed of fold ``fold`` and the seed of its Monte Carlo draws.
+def fold_seeds(random_seed: int, groups: Sequence[int]) -> tuple[int, np.random.SeedSequence]:
+    """The sampler's seed of the refit without ``groups`` (indices) and of its Monte Carlo
+    draws: derived from ``random_seed`` and the groups, so a group left out alone gets the same
+    refit in :func:`kfold` and in :func:`loo` with ``reloo=True``, whatever the other folds.
 
     Examples
     --------
-    >>> fold_seeds(1, 0)[0] == fold_seeds(1, 0)[0] != fold_seeds(1, 1)[0]
+    >>> fold_seeds(1, [0])[0] == fold_seeds(1, [0])[0] != fold_seeds(1, [1])[0]
     True
     """
-    fit_seed, mc_seed = np.random.SeedSequence(random_seed, spawn_key=(fold,)).spawn(2)
+    key = tuple(sorted(int(g) for g in groups))
+    fit_seed, mc_seed = np.random.SeedSequence(random_seed, spawn_key=key).spawn(2)
     return int(fit_seed.generate_state(1)[0]), mc_seed
 
 
@@ -129,7 +132,7 @@ def run_fold(job: FoldJob) -> dict[str, Any]:
 
 def _run_fold(job: FoldJob) -> dict[str, Any]:
     spec = ModelSpec.from_dict(job.spec)
-    fit_seed, mc_seed = fold_seeds(job.study_seed, job.index)
+    fit_seed, mc_seed = fold_seeds(job.study_seed, job.groups)
     settings = job.settings
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -381,7 +384,7 @@ def kfold(
         method="kfold",
         likelihood=likelihood,
         footing=footing,
-        data_hash=data.fingerprint(),
+        data_hash=fit_data_hash(idata),
         n_folds=len(groups),
     )
 
@@ -391,6 +394,7 @@ def loo(
     by: str = "obs",
     *,
     name: str = "model",
+    integrated: bool | None = None,
     reloo: bool = False,
     settings: FitSettings | None = None,
     executor: Executor = None,
@@ -412,6 +416,10 @@ def loo(
         ``"obs"``, ``"patient"`` or ``"therapist"``.
     name
         The model's name in warnings.
+    integrated
+        ``None`` (default): integrated log-likelihoods for normal fits by patient or therapist;
+        ``False``: the group sums of the pointwise log-likelihood (see
+        :func:`alliance_bayes.compare.loo`).
     reloo
         Refit exactly the groups whose Pareto k exceeds the threshold (:func:`kfold`, one
         refit per group) and use their exact estimates; their ``pareto_k`` becomes that of the
@@ -442,7 +450,7 @@ def loo(
     with warnings.catch_warnings():
         if reloo:
             warnings.simplefilter("ignore", ParetoKWarning)
-        result = psis_loo(idata, by, name=name)
+        result = psis_loo(idata, by, name=name, integrated=integrated)
     k = np.asarray(result.pareto_k)
     bad = k > result.good_k
     result["share_high_k"] = float(bad.mean())
