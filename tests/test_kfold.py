@@ -15,6 +15,7 @@ from scipy.special import logsumexp
 import alliance_bayes as ab
 from alliance_bayes.checks import FitSettings
 from alliance_bayes.checks.kfold import fold_seeds
+from alliance_bayes.compare import fit_data_hash
 from alliance_bayes.cv import group_log_density, held_out_log_density, integrated_log_likelihood
 from alliance_bayes.result import rebuild_data, rebuild_spec
 from conftest import fake_fit
@@ -176,8 +177,14 @@ def test_loo_results_carry_what_compare_checks(fake):
         "normal",
         "density",
     )
-    assert result["data_hash"] == rebuild_data(fake).fingerprint()
+    assert result["data_hash"] == fit_data_hash(fake)
     assert 0 <= result["share_high_k"] <= 1
+
+
+def test_the_data_hash_ignores_covariates_but_not_ratings(fake, tiny_datasets):
+    plain = fake_fit(ab.growth_model(tiny_datasets[0], therapist_covariates=[]), draws=5)
+    other = fake_fit(ab.growth_model(tiny_datasets[1]), draws=5)
+    assert fit_data_hash(plain) == fit_data_hash(fake) != fit_data_hash(other)
 
 
 def test_compare_ranks_elpd_results_and_refuses_mismatched_ones(fake, tiny_datasets):
@@ -334,3 +341,54 @@ def test_kfold_refuses_what_it_cannot_do(fake):
         ab.kfold(fake, "therapist", [["T99"]])
     with pytest.raises(ValueError, match="reloo refits whole groups"):
         ab.loo(fake, by="obs", reloo=True)
+    with pytest.raises(ValueError, match="integrated=True scores whole patients or therapists"):
+        ab.loo(fake, by="obs", integrated=True)
+
+
+@pytest.mark.slow
+def test_kfold_by_patient_scores_a_new_patient_of_a_fitted_therapist(tiny_fit, tmp_path):
+    """One patient left out: the refit holds its therapist's other patients, and the patient's
+    ratings are scored with the refit's draws of that therapist's effect in the mean."""
+    data = rebuild_data(tiny_fit)
+    label = data.patient_labels[5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = ab.kfold(
+            tiny_fit, "patient", [[label]], settings=SETTINGS, executor=1, store=tmp_path
+        )
+    assert result.loo_i.dims == ("patient",) and result["by"] == "patient"
+    assert result.loo_i["patient"].values.tolist() == [label]
+    record = read_records(tmp_path)[0]
+    score = data.score.copy()
+    score[data.obs_patient == 5] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refit = ab.fit(
+            ab.build_model(data.with_score(score), rebuild_spec(tiny_fit)),
+            draws=SETTINGS.draws,
+            tune=SETTINGS.tune,
+            chains=SETTINGS.chains,
+            cores=1,
+            random_seed=fold_seeds(0, [5])[0],
+            progressbar=False,
+            log_likelihood=False,
+        )
+    rows = np.flatnonzero(data.obs_patient == 5)
+    r, x = data.obs_rater[rows], data.time[rows]
+    effect = refit.posterior["therapist_effect"].values.reshape(-1, 12, 4)[
+        :, data.patient_therapist[5]
+    ]
+    mean = (
+        fixed_mean_by_hand(refit.posterior, data)[:, rows]
+        + effect[:, 2 * r]
+        + effect[:, 2 * r + 1] * x
+    )
+    sigma = refit.posterior["sigma"].values.reshape(-1, 2)
+    s_p = covariance(refit.posterior, "patient")
+    by_hand = [
+        stats.multivariate_normal(
+            mean[s], dense_covariance(x, r, np.zeros(len(r), int), sigma[s], s_p[s], None)
+        ).logpdf(data.score[rows])
+        for s in range(mean.shape[0])
+    ]
+    np.testing.assert_allclose(record["lpd"][0], by_hand, rtol=0, atol=1e-8)
