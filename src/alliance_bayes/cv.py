@@ -11,9 +11,12 @@ known, so they are integrated over the fitted population. Per posterior draw:
   with the Woodbury identity and the determinant lemma on 2R x 2R matrices, the algebra of
   :mod:`alliance_bayes.models._marginal` written in numpy over draws (``(S^-1 + A)^-1`` as
   ``(I + S A)^-1 S``, so a singular correlation needs no inverse).
-- **censored and Student-t likelihoods**: Monte Carlo. ``mc_draws`` sets of new effects are
-  drawn per posterior draw and the densities of the group's ratings averaged on the log scale
-  (log-mean-exp); its Monte Carlo error shrinks with ``mc_draws``.
+- **censored and Student-t likelihoods**: Monte Carlo, by importance sampling. Per posterior
+  draw, ``mc_draws`` sets of the group's effects are drawn from their conditional under a normal
+  likelihood with the same ``sigma`` (the ratings taken at face value; exact if the likelihood
+  were normal) and weighted by ``p(y | u) p(u) / q(u)``; the log-mean-exp of the weights
+  estimates the log-density (consistent; its Monte Carlo error shrinks with ``mc_draws``, and
+  is larger where the censored or Student-t conditional is far from the normal one).
 
 Grouped by patient, the patient's therapist is a fitted one: its effect is taken from each
 posterior draw (``therapist_effect``) and only the patient's own effect is integrated.
@@ -43,7 +46,10 @@ from .models import explicit_effects
 from .models._info import structure_key
 
 GROUPINGS = ("therapist", "patient")
-MC_DRAWS = 200  # new-group effects per posterior draw (censored and Student-t likelihoods)
+# the proposal's residual SD per sigma, and for a rating at a bound of a censored likelihood
+PROPOSAL_SD = {"normal": 1.0, "censored": 1.0, "student_t": 1.0}
+CENSORED_SPREAD = 3.0
+MC_DRAWS = 200  # importance draws of a group's effects per posterior draw (censored, Student-t)
 # k x k matrices per block of draws (about 40 MB per array of 4 x 4 matrices)
 BLOCK_MATRICES = 300_000
 
@@ -221,6 +227,7 @@ def held_out_log_density(
     likelihood: str,
     mc_draws: int = MC_DRAWS,
     rng: np.random.Generator | None = None,
+    diagnostics: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Log-density of the ratings of each group in ``groups`` as a new therapist or patient.
 
@@ -242,8 +249,12 @@ def held_out_log_density(
         ``"therapist"`` (therapist and patient effects integrated) or ``"patient"`` (the
         patient's effects integrated, its therapist's taken from each draw).
     likelihood
-        ``"normal"`` (exact), ``"student_t"`` or ``"censored"`` (Monte Carlo, ``mc_draws`` new
-        effects per draw, drawn by ``rng``).
+        ``"normal"`` (exact), ``"student_t"`` or ``"censored"`` (importance sampling,
+        ``mc_draws`` sets of effects per draw, drawn by ``rng``).
+    diagnostics
+        A dict that, for importance sampling, receives ``"importance_ess"`` (draws, groups):
+        the effective share of the ``mc_draws`` weights, ``(sum w)^2 / (M sum w^2)`` (1: all
+        weights equal; near ``1/M``: one draw dominates and the estimate is too low).
 
     Returns
     -------
@@ -300,44 +311,116 @@ def held_out_log_density(
         (likelihood, nu, data.scale),
         mc_draws,
         rng if rng is not None else np.random.default_rng(),
+        diagnostics,
     )
 
 
-def _monte_carlo_density(y, mean, structure, sigma, covs, family, mc_draws, rng):
-    """log-mean-exp over ``mc_draws`` new effects of each group's ratings' log-likelihood."""
+def _monte_carlo_density(y, mean, structure, sigma, covs, family, mc_draws, rng, diagnostics=None):
+    """Importance-sampling estimate, per draw and group, of the density of the group's ratings
+    with its effects integrated out (censored and Student-t likelihoods).
+
+    The proposal is the effects' exact conditional under the normal likelihood with the same
+    ``sigma`` (the group's ratings taken at face value): ``N(C Z' V^-1 r, C - C Z' V^-1 Z C)``
+    with ``C`` the effects' prior covariance (therapist and patients of the group) and
+    ``V = Z C Z' + D``. The weights are ``p(y | u) p(u) / q(u)``; their log-mean-exp estimates
+    the log-density, exactly so when the likelihood is normal (every weight is ``p(y)``).
+    """
     time, rater, patient, patient_group, n_groups = structure
     patient_cov, therapist_cov = covs
     likelihood, nu, scale = family
-    n_draws, k = mean.shape[0], patient_cov.shape[-1]
-    chol_p = np.linalg.cholesky(patient_cov + 1e-12 * np.eye(k))
-    chol_t = (
-        None if therapist_cov is None else np.linalg.cholesky(therapist_cov + 1e-12 * np.eye(k))
-    )
+    n_draws = mean.shape[0]
     out = np.empty((n_draws, n_groups))
-    to_groups = sparse.csr_matrix(
-        (np.ones(len(y)), (patient_group[patient], np.arange(len(y)))), shape=(n_groups, len(y))
-    )
-    for s in range(n_draws):
-        effects = np.einsum(
-            "kj,mpj->mpk", chol_p[s], rng.standard_normal((mc_draws, len(patient_group), k))
+    ess = np.empty((n_draws, n_groups))
+    row_group = patient_group[patient]
+    for g in range(n_groups):
+        rows = np.flatnonzero(row_group == g)
+        members, local = np.unique(patient[rows], return_inverse=True)
+        z, prior = _effect_design(
+            time[rows], rater[rows], local, len(members), patient_cov, therapist_cov
         )
-        if chol_t is not None:
-            shared = np.einsum(
-                "kj,mgj->mgk", chol_t[s], rng.standard_normal((mc_draws, n_groups, k))
+        residual = y[rows] - mean[:, rows]
+        sd = sigma[:, rater[rows]]
+        spread = sd * PROPOSAL_SD[likelihood]  # the proposal's residual SDs
+        if likelihood == "censored":  # a rating at a bound says less than one inside
+            spread = np.where(np.isin(y[rows], scale), CENSORED_SPREAD * spread, spread)
+        if likelihood == "student_t":  # the t's variance, when it has one
+            spread = spread * np.sqrt(np.where(nu > 2.5, nu / (nu - 2), 5.0))[:, None]
+        block = max(1, 4_000_000 // (mc_draws * max(z.shape[1], len(rows))))
+        for start in range(0, n_draws, block):
+            part = slice(start, min(start + block, n_draws))
+            out[part, g], ess[part, g] = _importance_block(
+                y[rows],
+                mean[part][:, rows],
+                residual[part],
+                (sd[part], spread[part]),
+                z,
+                prior[part],
+                (likelihood, None if nu is None else nu[part], scale),
+                mc_draws,
+                rng,
             )
-            effects = effects + shared[:, patient_group]
-        per_row = effects[:, patient]  # (M, n, k)
-        level = np.take_along_axis(per_row, (2 * rater)[None, :, None], -1)[..., 0]
-        growth = np.take_along_axis(per_row, (2 * rater + 1)[None, :, None], -1)[..., 0]
-        mu = mean[s] + level + growth * time
-        sd = sigma[s, rater]
-        if likelihood == "student_t":
-            point = stats.t.logpdf(y, nu[s], loc=mu, scale=sd)
-        else:
-            point = _censored_logpdf(y, mu, sd, scale)
-        summed = np.asarray(to_groups @ point.T).T  # (M, G)
-        out[s] = logsumexp(summed, axis=0) - np.log(mc_draws)
+    if diagnostics is not None:
+        diagnostics["importance_ess"] = ess
     return out
+
+
+def _effect_design(time, rater, local, n_members, patient_cov, therapist_cov):
+    """Each rating's row ``Z`` over the group's effects (its patients', then the therapist's),
+    and their prior covariance (draws, d, d), block diagonal."""
+    k = patient_cov.shape[-1]
+    blocks = n_members + (therapist_cov is not None)
+    d = k * blocks
+    z = np.zeros((len(time), d))
+    idx = np.arange(len(time))
+    z[idx, local * k + 2 * rater] = 1.0
+    z[idx, local * k + 2 * rater + 1] = time
+    if therapist_cov is not None:
+        z[idx, n_members * k + 2 * rater] = 1.0
+        z[idx, n_members * k + 2 * rater + 1] = time
+    prior = np.zeros((patient_cov.shape[0], d, d))
+    for j in range(n_members):
+        prior[:, j * k : (j + 1) * k, j * k : (j + 1) * k] = patient_cov
+    if therapist_cov is not None:
+        prior[:, n_members * k :, n_members * k :] = therapist_cov
+    return z, prior
+
+
+def _importance_block(y, mean, residual, sd, z, prior, family, mc_draws, rng):
+    """:func:`_monte_carlo_density` for one group and a block of draws: (draws,)."""
+    likelihood, nu, scale = family
+    sd, spread = sd
+    d = z.shape[1]
+    jitter = 1e-10 * np.eye(d)
+    cz = prior @ z.T  # (S, d, n)
+    v = z @ cz + np.einsum("sn,nm->snm", spread**2, np.eye(len(y)))  # Z C Z' + D
+    gain = np.linalg.solve(v, cz.transpose(0, 2, 1)).transpose(0, 2, 1)  # C Z' V^-1
+    centre = (gain @ residual[..., None])[..., 0]  # (S, d)
+    cov = prior - gain @ cz.transpose(0, 2, 1)
+    cov = (cov + cov.transpose(0, 2, 1)) / 2
+    chol_q = np.linalg.cholesky(cov + jitter)
+    chol_p = np.linalg.cholesky(prior + jitter)
+    noise = rng.standard_normal((mean.shape[0], d, mc_draws))
+    u = centre[..., None] + chol_q @ noise  # (S, d, M)
+    log_q = _mvn_logpdf_whitened(noise, chol_q)
+    log_p = _mvn_logpdf_whitened(np.linalg.solve(chol_p, u), chol_p)
+    mu = mean[..., None] + z @ u  # (S, n, M)
+    scale_sd = sd[..., None]
+    if likelihood == "student_t":
+        point = stats.t.logpdf(y[:, None], nu[:, None, None], loc=mu, scale=scale_sd)
+    elif likelihood == "censored":
+        point = _censored_logpdf(y[:, None], mu, scale_sd, scale)
+    else:  # normal: the proposal is exact (tests)
+        point = stats.norm.logpdf(y[:, None], loc=mu, scale=scale_sd)
+    log_w = point.sum(axis=1) + log_p - log_q  # (S, M)
+    share = np.exp(2 * logsumexp(log_w, axis=1) - logsumexp(2 * log_w, axis=1)) / mc_draws
+    return logsumexp(log_w, axis=1) - np.log(mc_draws), share
+
+
+def _mvn_logpdf_whitened(white: np.ndarray, chol: np.ndarray) -> np.ndarray:
+    """``log N(x; m, L L')`` given ``L^-1 (x - m)`` (S, d, M) and ``L`` (S, d, d): (S, M)."""
+    d = chol.shape[-1]
+    log_det = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)  # (S,)
+    return -0.5 * (white**2).sum(axis=1) - log_det[:, None] - 0.5 * d * np.log(2 * np.pi)
 
 
 def _censored_logpdf(y: np.ndarray, mu: np.ndarray, sd: np.ndarray, scale: Any) -> np.ndarray:

@@ -2,13 +2,14 @@
 
 :func:`kfold` refits the model with the ratings of one therapist (or patient), or of a fold of
 them, left out, and scores each left-out group's ratings *jointly*, as a new group's
-(:mod:`alliance_bayes.cv`: exact for the normal likelihood, Monte Carlo over new effects for the
-censored and Student-t ones). A refit keeps every therapist and patient in the data and only
-marks the left-out ratings missing (the model leaves missing ratings out of its likelihood), so
-its structure is the fit's: the compiled model is reused with the data swapped, for every
-likelihood, and the coding of time and covariates is the fit's own. The refits are jobs of the
-study runner (:mod:`.runner`): local processes or Dask, one JSON record per fold in a folder,
-resumable; a fold derives its seeds from ``random_seed`` and its groups (:func:`fold_seeds`).
+(:mod:`alliance_bayes.cv`: exact for the normal likelihood, importance sampling of the new
+effects for the censored and Student-t ones). A refit keeps every therapist and patient in the
+data and only marks the left-out ratings missing (the model leaves missing ratings out of its
+likelihood), so its structure is the fit's: the compiled model is reused with the data
+swapped, for every likelihood, and the coding of time and covariates is the fit's own. The
+refits are jobs of the study runner (:mod:`.runner`): local processes or Dask, one JSON record
+per fold in a folder, resumable; a fold derives its seeds from ``random_seed`` and its groups
+(:func:`fold_seeds`).
 
 Each group's estimate is ``log mean_s exp(lpd_s)`` over the refit's draws ``s``; its Pareto k
 (:func:`alliance_bayes.cv.draws_khat`) says whether that average is dominated by a few draws.
@@ -31,6 +32,7 @@ from typing import Any
 
 import arviz as az
 import numpy as np
+import xarray as xr
 
 from .._version import __version__
 from ..compare import ParetoKWarning, fit_data_hash, likelihood_footing
@@ -146,6 +148,7 @@ def _run_fold(job: FoldJob) -> dict[str, Any]:
             progressbar=False,
             log_likelihood=False,
         )
+    found: dict[str, np.ndarray] = {}
     lpd = score_groups(
         refit.posterior,
         job.data,
@@ -154,17 +157,26 @@ def _run_fold(job: FoldJob) -> dict[str, Any]:
         job.groups,
         mc_draws=job.mc_draws,
         random_seed=mc_seed,
+        diagnostics=found,
     )
     report = read_attrs(refit).diagnostics or {}
-    return {
-        "status": "ok",
-        "groups": [int(g) for g in job.groups],
-        "lpd": lpd.T.tolist(),  # one list of draws per group
-        "diagnostics": {
-            k: report.get(k) for k in ("divergences", "max_r_hat", "min_ess_bulk") if k in report
-        },
-        "warnings": sorted({str(w.message)[:300] for w in caught}),
-    }
+    extra = {}
+    if "importance_ess" in found:  # median over draws, per group
+        extra["importance_ess"] = np.median(found["importance_ess"], axis=0).tolist()
+    return (
+        extra
+        | {
+            "status": "ok",
+            "groups": [int(g) for g in job.groups],
+            "lpd": lpd.T.tolist(),  # one list of draws per group
+            "diagnostics": {
+                k: report.get(k)
+                for k in ("divergences", "max_r_hat", "min_ess_bulk")
+                if k in report
+            },
+            "warnings": sorted({str(w.message)[:300] for w in caught}),
+        }
+    )
 
 
 def score_groups(
@@ -176,9 +188,11 @@ def score_groups(
     *,
     mc_draws: int = MC_DRAWS,
     random_seed: Any = None,
+    diagnostics: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """(draws, len(groups)): the log-density of each group's ratings (in ``data``) as a new
-    group's, at the draws of ``posterior`` (:func:`alliance_bayes.cv.held_out_log_density`).
+    group's, at the draws of ``posterior`` (:func:`alliance_bayes.cv.held_out_log_density`;
+    ``diagnostics`` receives its importance-sampling diagnostics, columns as the output's).
 
     Examples
     --------
@@ -206,8 +220,12 @@ def score_groups(
         likelihood=spec.likelihood,
         mc_draws=mc_draws,
         rng=np.random.default_rng(random_seed),
+        diagnostics=diagnostics,
     )
     order = np.argsort(np.argsort(np.asarray(groups)))  # columns come sorted by group index
+    if diagnostics is not None:
+        for key, value in diagnostics.items():
+            diagnostics[key] = value[:, order]
     return lpd[:, order]
 
 
@@ -301,7 +319,9 @@ def kfold(
         As :func:`arviz.loo` returns (``elpd_loo``, ``se``, ``p_loo``, ``loo_i``, ``pareto_k``
         per group), with ``method="kfold"``, ``by``, ``likelihood``, ``footing`` and
         ``data_hash``; :func:`alliance_bayes.compare` ranks such results. ``pareto_k`` is the
-        Pareto k of each group's average over the refit's draws.
+        Pareto k of each group's average over the refit's draws. Censored and Student-t fits
+        add ``importance_ess`` per group: the median over draws of the effective share of the
+        importance weights (near ``1 / mc_draws``: raise ``mc_draws``).
 
     Raises
     ------
@@ -370,6 +390,16 @@ def kfold(
     }
     order = sorted(lpd_of)
     lpd = np.stack([lpd_of[g] for g in order], axis=1)  # (draws, groups)
+    ess_of = {
+        g: value
+        for record in records
+        for g, value in zip(record["groups"], record.get("importance_ess", []), strict=False)
+    }
+    extra = {}
+    if ess_of:
+        extra["importance_ess"] = xr.DataArray(
+            [ess_of[g] for g in order], dims=(by,), coords={by: [labels[g] for g in order]}
+        )
     full = score_groups(
         idata.posterior, data, spec, by, order, mc_draws=mc_draws, random_seed=random_seed
     )
@@ -386,6 +416,7 @@ def kfold(
         footing=footing,
         data_hash=fit_data_hash(idata),
         n_folds=len(groups),
+        **extra,
     )
 
 
