@@ -440,3 +440,25 @@ def test_kfold_by_patient_scores_a_new_patient_of_a_fitted_therapist(tiny_fit, t
         for s in range(mean.shape[0])
     ]
     np.testing.assert_allclose(record["lpd"][0], by_hand, rtol=0, atol=1e-8)
+
+
+@pytest.mark.slow
+def test_kfold_of_censored_and_normal_fits_are_not_ranked_together(ceiling_fits, tmp_path):
+    """A censored fit's K-fold: refits of its own structure, importance-sampled densities with
+    their effective share; compare refuses to rank it against a normal fit's K-fold."""
+    results = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for kind, fitted in ceiling_fits.items():
+            results[kind] = ab.kfold(
+                fitted, "therapist", [["T01", "T02"]], settings=SETTINGS, executor=1,
+                store=tmp_path / kind, mc_draws=50,
+            )  # fmt: skip
+    censored = results["censored"]
+    assert censored["footing"] == "censored at 1-7" and censored.n_data_points == 2
+    assert np.all(np.isfinite(censored.loo_i.values))
+    ess = censored["importance_ess"].values
+    assert ess.shape == (2,) and np.all((ess > 0) & (ess <= 1))
+    assert "importance_ess" not in results["normal"]
+    with pytest.raises(ValueError, match="not comparable by LOO"):
+        ab.compare(results, by="therapist")
