@@ -118,7 +118,19 @@ def fold_data(data: AllianceData, by: str, groups: Sequence[int]) -> AllianceDat
 
 
 def run_fold(job: FoldJob) -> dict[str, Any]:
-    """Refit without the fold's groups and score each of them; a failure becomes a record."""
+    """Refit without the fold's groups and score each of them; a failure becomes a record.
+
+    The record holds ``groups`` (indices), ``lpd`` (per group, the log-density at each of the
+    refit's draws), the refit's ``diagnostics`` and ``warnings``, and ``seconds``.
+
+    Examples
+    --------
+    >>> from alliance_bayes.result import rebuild_data, rebuild_spec
+    >>> job = FoldJob(0, 1, rebuild_data(idata), rebuild_spec(idata).to_dict(), "therapist",
+    ...               (0,), FitSettings(draws=100, tune=100))
+    >>> run_fold(job)["status"]  # doctest: +SKIP
+    'ok'
+    """
     start = time.perf_counter()
     try:
         record = _run_fold(job)
