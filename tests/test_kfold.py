@@ -462,3 +462,31 @@ def test_kfold_of_censored_and_normal_fits_are_not_ranked_together(ceiling_fits,
     assert "importance_ess" not in results["normal"]
     with pytest.raises(ValueError, match="not comparable by LOO"):
         ab.compare(results, by="therapist")
+
+
+@pytest.mark.slow
+def test_refits_on_a_dask_cluster_equal_those_in_this_process(tiny_fit, loto, tmp_path):
+    """The same refits through the study runner's Dask executor (a local cluster of worker
+    processes): the seeds are the groups', so two therapists give loto's values exactly."""
+    distributed = pytest.importorskip("distributed")
+    exact, _ = loto
+    with (
+        distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        dask = ab.kfold(
+            tiny_fit, "therapist", [["T01"], ["T02"]], settings=SETTINGS, executor=client,
+            store=tmp_path,
+        )  # fmt: skip
+    for label in ("T01", "T02"):
+        assert float(dask.loo_i.loc[{"therapist": label}]) == float(
+            exact.loo_i.loc[{"therapist": label}]
+        )
