@@ -16,7 +16,8 @@ from .checks import (
     ppc_statistics,
     prior_predictive,
 )
-from .compare import ParetoKWarning, bayes_r2, compare, loo
+from .checks.kfold import kfold, loo  # loo: compare.loo, with refits where PSIS fails
+from .compare import ParetoKWarning, bayes_r2, compare
 from .data import AllianceData
 from .effects import conditional_effect_table, conditional_trajectories
 from .errors import (
@@ -83,6 +84,7 @@ __all__ = [
     "format_table",
     "growth_model",
     "item_responses",
+    "kfold",
     "load",
     "loo",
     "plot_coefficients",
