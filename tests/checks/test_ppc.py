@@ -362,7 +362,6 @@ def test_a_function_with_data_inputs_serves_another_model_of_the_structure(fake,
 def test_censored_log_likelihood_matches_scipy(ceiling_fits):
     """The stored log-likelihood of the censored fit, at one draw, against scipy."""
     from alliance_bayes._graph import alliance_mean, compile_graph
-
     from alliance_bayes.models import explicit_effects
 
     fitted = ceiling_fits["censored"]
