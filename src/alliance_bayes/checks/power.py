@@ -242,10 +242,13 @@ class PowerResult:
             section("assurance per design", table(shown)),
         )
 
-    def plot(self, x: str = "design") -> Figure:
-        """Assurance with ±2 Monte Carlo SE per design (a power curve)."""
+    def plot(self, x: str = "design", *, ax: Any = None) -> Figure:
+        """Assurance with ±2 Monte Carlo SE per design (a power curve), on ``ax`` if given."""
         table = self.table()
-        fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(table)), 3.2))
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(table)), 3.2))
+        else:
+            fig = ax.figure
         positions = table[x] if x != "design" else np.arange(len(table))
         ax.errorbar(positions, table["assurance"], yerr=2 * table["mc_se"], fmt="o-", capsize=3)
         if x == "design":

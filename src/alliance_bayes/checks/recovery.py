@@ -159,15 +159,16 @@ class RecoveryResult:
         columns = ["quantity", "truth", "n_reps", "bias", "bias_se", "rmse", "coverage_90%"]
         return card(title, facts(rows), section("per quantity", table(shown, columns=columns)))
 
-    def plot(self, quantities: list[str] | None = None) -> Figure:
-        """Estimated (posterior mean and 90 % interval) against the true value, per quantity."""
+    def plot(self, quantities: list[str] | None = None, *, ax: Any = None) -> Figure:
+        """Estimated (posterior mean and 90 % interval) against the true value, per quantity
+        (``ax``: one Axes per quantity to draw on, instead of a new figure)."""
         ok = self.frame[self.frame["status"] == "ok"]
         names = quantities or list(dict.fromkeys(ok["quantity"]))
-        fig, axes = _grid(len(names))
-        for ax, name in zip(axes, names, strict=False):
+        fig, axes = _grid(len(names), ax)
+        for panel, name in zip(axes, names, strict=False):
             group = ok[ok["quantity"] == name].reset_index(drop=True)
             x = np.arange(len(group))
-            ax.errorbar(
+            panel.errorbar(
                 x,
                 group["mean"],
                 yerr=[group["mean"] - group["q0.05"], group["q0.95"] - group["mean"]],
@@ -176,11 +177,12 @@ class RecoveryResult:
                 color="C0",
                 alpha=0.7,
             )
-            ax.axhline(group["truth"].iloc[0], color="C3", lw=1.5, label="true value")
-            ax.set_title(name, fontsize=8)
-            ax.set_xlabel("replication")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # replications are whole
+            panel.axhline(group["truth"].iloc[0], color="C3", lw=1.5, label="true value")
+            panel.set_title(name, fontsize=8)
+            panel.set_xlabel("replication")
+            panel.xaxis.set_major_locator(MaxNLocator(integer=True))  # replications are whole
         axes[0].legend(fontsize=7)
-        fig.supylabel("posterior mean and 90 % interval")
-        fig.tight_layout()
+        if ax is None:
+            fig.supylabel("posterior mean and 90 % interval")
+            fig.tight_layout()
         return fig
