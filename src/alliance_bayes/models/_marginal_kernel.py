@@ -61,8 +61,12 @@ def conditional_effect_draws(
     noise_t = rng.standard_normal((n_draws, n_therapists, k))
     noise_p = rng.standard_normal((n_draws, level.shape[1], k))
     draw = _effect_draw_function(k // 2)
+    # read-only, as nutpie hands the model's data to the log-density: the draws then reuse the
+    # stages the log-density compiled for those types instead of compiling them again
+    sums = np.array(sums, dtype=np.float64)
+    sums.flags.writeable = False
     therapist_effect, patient_effect = draw(
-        np.asarray(sums, dtype=np.float64),
+        sums,
         np.asarray(level, dtype=np.float64),
         np.asarray(growth, dtype=np.float64),
         np.asarray(sigma, dtype=np.float64),

@@ -70,12 +70,27 @@ def compiled(k: int):
     --------
     >>> integrated_log_density, draw_effects = compiled(2)  # compiled on the first call
     """
-    products, factors = _products(k), _factorisations(k)
-    integrals = _integrals(k, products, factors)
+    products, factors, integrals = stages(k)
     return (
         _log_density(k, products, factors, integrals),
         _effect_draws(k, products, factors, integrals),
     )
+
+
+@cache
+def stages(k: int) -> tuple[SimpleNamespace, SimpleNamespace, SimpleNamespace]:
+    """The numba functions both entry points call, by group: products, factorisations and the
+    integrals (compiled once per argument types and shared, so a second set of argument types,
+    e.g. writable rating sums where the model hands read-only ones, is a second compile).
+
+    Examples
+    --------
+    >>> products, factors, integrals = stages(2)
+    >>> integrals.patterns.signatures  # nothing compiled yet
+    []
+    """
+    products, factors = _products(k), _factorisations(k)
+    return products, factors, _integrals(k, products, factors)
 
 
 def _products(k: int) -> SimpleNamespace:
