@@ -64,7 +64,7 @@ _PACKAGES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "xarray")
 # not compiled yet is made: compiled, or loaded from the disk cache (a second at most);
 # benchmarks/cold_start.py measures the first compile with every cache empty
 COMPILE_MESSAGE = (
-    "Compiling the model (the first fit of a model structure on this machine: about 1 min; "
+    "Compiling the model (the first fit of a model structure on this machine: a minute or more; "
     "later fits, in new processes too, load it from the disk cache)"
 )
 

@@ -86,8 +86,8 @@ def stages(k: int) -> tuple[SimpleNamespace, SimpleNamespace, SimpleNamespace]:
     Examples
     --------
     >>> products, factors, integrals = stages(2)
-    >>> integrals.patterns.signatures  # nothing compiled yet
-    []
+    >>> sorted(vars(integrals))
+    ['cell', 'patients', 'patterns', 'therapists']
     """
     products, factors = _products(k), _factorisations(k)
     return products, factors, _integrals(k, products, factors)
@@ -531,7 +531,8 @@ def _log_density(
         rating sums (6, P, R; last). ``n_therapists`` is a 0-d integer array and the value a 0-d
         array, as PyTensor holds scalars: the PyTensor Op's numba form is then this function
         itself, not a wrapper around it (a wrapper links this function's machine code into its
-        own and optimises it all again: ~40 % of a cold compile).
+        own and optimises it all again: the wrapper's compile was about a third of the numba
+        compile time of a first fit with every cache empty, ``benchmarks/cold_start.py``).
 
         Patients of one design pattern (``pattern_of``: the same count, sum of times and sum of
         squared times per rater) share ``A_p`` and with it every k x k matrix of their own
