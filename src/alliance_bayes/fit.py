@@ -60,13 +60,6 @@ LOG_LIKELIHOOD_AUTO_LIMIT = 10**8
 TUNE_INTEGRATED = 400
 TUNE_OTHERWISE = 1000
 _PACKAGES = ("pymc", "pytensor", "nutpie", "arviz", "numpy", "xarray")
-# shown (with progressbar=True) while nutpie's compiled form of a model structure this process has
-# not compiled yet is made: compiled, or loaded from the disk cache (a second at most);
-# benchmarks/cold_start.py measures the first compile with every cache empty
-COMPILE_MESSAGE = (
-    "Compiling the model (the first fit of a model structure on this machine: a minute or more; "
-    "later fits, in new processes too, load it from the disk cache)"
-)
 
 
 def compiled_model(
@@ -274,8 +267,7 @@ def _draw(
     """Posterior draws by ``sampler``, and the pointwise log-likelihood function if wanted."""
     if sampler == "nutpie":
         with _timed({} if timing is None else timing, "compile_s"):
-            with _compile_progress(model, progressbar):
-                compiled = compiled_model(model, store=store)
+            compiled = compiled_model(model, store=store)
         idata = _sample_nutpie(
             compiled, draws, tune, chains, cores, random_seed, progressbar, low_rank
         )
@@ -304,23 +296,6 @@ def _draw(
     else:
         raise ValueError(f"sampler must be 'nutpie', 'pymc' or 'advi', got {sampler!r}.")
     return idata, log_likelihood_function(model) if log_likelihood else None
-
-
-@contextmanager
-def _compile_progress(
-    model: pm.Model, progressbar: bool, backend: str = "numba", console: Any = None
-) -> Iterator[None]:
-    """A status line (``COMPILE_MESSAGE``, on stderr; ``console``: a ``rich`` console) while
-    :func:`compiled_model` makes a structure this process has not compiled yet."""
-    if not progressbar or f"{backend}:{structure_key(model)}" in _graph.CACHE.keys("sampler"):
-        yield
-        return
-    if console is None:
-        from rich.console import Console
-
-        console = Console(stderr=True)
-    with console.status(COMPILE_MESSAGE):
-        yield
 
 
 def _log_likelihood_fits(n_values: int) -> bool:
