@@ -193,8 +193,9 @@ def fit(
     az.InferenceData
         posterior (vocabulary names, the user's labels as coords), sample_stats,
         observed_data, constant_data, log_likelihood and attrs (``spec``, ``data_hash``,
-        ``timing`` (seconds of sampling, which includes a first compile, of the conditional
-        random effects, the log-likelihood and the diagnostics),
+        ``timing`` (seconds of sampling, which includes a first compile, of that compile alone
+        (nutpie: ``compile_s``), of the conditional random effects, the log-likelihood and the
+        diagnostics),
         ``versions``, ``diagnostics``). Diagnostics that miss their thresholds raise a
         :class:`ConvergenceWarning`.
 
@@ -235,6 +236,7 @@ def fit(
             advi_steps=advi_steps,
             log_likelihood=log_likelihood,
             store=store,
+            timing=timing,
         )
     approximation = idata.attrs.get("advi")
     idata = _with_model_coords(idata, model)
@@ -287,11 +289,15 @@ def _draw(
     advi_steps: int,
     log_likelihood: bool,
     store: CompiledModelStore | None = None,
+    timing: dict[str, float] | None = None,
 ) -> tuple[az.InferenceData, LogLikelihood | None]:
     """Posterior draws by ``sampler``, and the pointwise log-likelihood function if wanted."""
     asked, progressbar = progressbar, third_party_bar(progressbar, sampler != "nutpie")
     if sampler == "nutpie":
-        with status(_compile_message(model, store, asked), enabled=asked):
+        with (
+            _timed({} if timing is None else timing, "compile_s"),
+            status(_compile_message(model, store, asked), enabled=asked),
+        ):
             compiled = compiled_model(model, store=store)
         idata = _sample_nutpie(
             compiled, draws, tune, chains, cores, random_seed, progressbar, low_rank
