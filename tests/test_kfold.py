@@ -177,9 +177,10 @@ def test_importance_sampling_is_exact_when_the_likelihood_is_normal(therapist):
 @pytest.mark.slow
 def test_censored_density_by_importance_matches_brute_force(tiny_fit):
     """A censored density (bounds that cut 40 % of one patient's ratings), its effects
-    integrated: importance sampling with 2,000 draws against plain Monte Carlo from the prior
+    integrated: importance sampling with 20,000 draws against plain Monte Carlo from the prior
     with 200,000 (4 dimensions), within 0.03 at three posterior draws (seeded); the weights'
-    effective share is reported."""
+    effective share is reported. (With 2,000 draws the estimate missed by 0.037 at other
+    posterior draws of the same tiny fit: the importance estimate is the noisy side.)"""
     data = rebuild_data(tiny_fit)
     rows = np.flatnonzero(data.obs_patient == 0)
     cut = (np.quantile(data.score[rows], 0.2), np.quantile(data.score[rows], 0.8))
@@ -189,7 +190,7 @@ def test_censored_density_by_importance_matches_brute_force(tiny_fit):
     found = {}
     ours = held_out_log_density(
         posterior, fixed[:1, :3], rows, data.obs_patient[rows], censored, by="patient",
-        likelihood="censored", mc_draws=2_000, rng=np.random.default_rng(1), diagnostics=found,
+        likelihood="censored", mc_draws=20_000, rng=np.random.default_rng(1), diagnostics=found,
     )  # fmt: skip
     assert found["importance_ess"].shape == (3, 1)
     assert np.all((found["importance_ess"] > 0.05) & (found["importance_ess"] <= 1))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,9 +65,15 @@ def job_seeds(study_seed: int, index: int) -> list[np.random.SeedSequence]:
 
 def run_job(job: Job) -> dict[str, Any]:
     """Simulate, fit and summarise one job; failures become records with a reason."""
+    return recorded(_run, job)
+
+
+def recorded(run: Callable[[Any], dict[str, Any]], job: Any) -> dict[str, Any]:
+    """``run(job)``'s record with the seconds it took; a failure becomes a record with its
+    reason and traceback, so a study (or a K-fold) goes on."""
     start = time.perf_counter()
     try:
-        record = _run(job)
+        record = run(job)
     except Exception as error:  # a failed job is recorded and the study goes on
         record = {
             "status": "failed",

@@ -23,8 +23,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-import time
-import traceback
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,7 +50,7 @@ from ..fit import fit
 from ..models import build_model
 from ..result import read_attrs, rebuild_data, rebuild_spec
 from ..spec import ModelSpec
-from .jobs import FitSettings
+from .jobs import FitSettings, recorded
 from .runner import Executor, run_jobs, study_options
 from .store import Store
 
@@ -131,17 +129,7 @@ def run_fold(job: FoldJob) -> dict[str, Any]:
     >>> run_fold(job)["status"]  # doctest: +SKIP
     'ok'
     """
-    start = time.perf_counter()
-    try:
-        record = _run_fold(job)
-    except Exception as error:  # a failed fold is recorded and the others go on
-        record = {
-            "status": "failed",
-            "reason": f"{type(error).__name__}: {error}",
-            "traceback": traceback.format_exc(limit=5),
-        }
-    record["seconds"] = time.perf_counter() - start
-    return record
+    return recorded(_run_fold, job)  # a failed fold is recorded and the others go on
 
 
 def _run_fold(job: FoldJob) -> dict[str, Any]:
