@@ -29,7 +29,8 @@ if (length(config$covariates) > 0) {
 }
 groups <- "(0 + rater + rater:time | therapist) + (0 + rater + rater:time | patient)"
 outcome <- if (config$likelihood == "censored") "y | cens(cens)" else "y"
-model_formula <- bf(as.formula(paste(outcome, "~", fixed, "+", groups)), sigma ~ 0 + rater)
+formula_text <- paste(outcome, "~", fixed, "+", groups)
+model_formula <- bf(as.formula(formula_text), sigma ~ 0 + rater)
 model_family <- if (config$likelihood == "student_t") student() else gaussian()
 
 # compile only (chains = 0), then sample with the compiled model (fit = ...)
@@ -60,7 +61,7 @@ stats <- list(
   min_bulk_ess = min(summary$ess_bulk),
   min_ess_parameter = summary$variable[which.min(summary$ess_bulk)],
   max_r_hat = max(summary$rhat),
-  formula = paste(deparse(model_formula$formula, width.cutoff = 500L), collapse = " "),
+  formula = paste0("bf(", formula_text, ", sigma ~ 0 + rater), family = ", model_family$family),
   versions = list(
     brms = as.character(packageVersion("brms")),
     rstan = as.character(packageVersion("rstan")),

@@ -730,15 +730,15 @@ def brms_markdown(rows: list[dict], info: dict, settings: Settings) -> str:
 def run_brms_comparisons(
     settings: Settings, likelihoods: list[str], out: Path, tag: str
 ) -> list[dict]:
+    """Every likelihood in turn; the results are written after each (a later fit may fail)."""
     rows = []
-    for likelihood in likelihoods:
-        rows += brms_comparison(Settings(**(settings.__dict__ | {"likelihood": likelihood})))
     info = machine()
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"brms{tag}.json").write_text(
-        json.dumps({"machine": info, "settings": settings.__dict__, "rows": rows}, indent=1) + "\n"
-    )
-    (out / f"brms{tag}.md").write_text(brms_markdown(rows, info, settings))
+    for likelihood in likelihoods:
+        rows += brms_comparison(Settings(**(settings.__dict__ | {"likelihood": likelihood})))
+        report = {"machine": info, "settings": settings.__dict__, "rows": rows}
+        (out / f"brms{tag}.json").write_text(json.dumps(report, indent=1) + "\n")
+        (out / f"brms{tag}.md").write_text(brms_markdown(rows, info, settings))
     return rows
 
 
