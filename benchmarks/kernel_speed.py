@@ -60,7 +60,8 @@ def kernel_call(model):
     chol_p = np.linalg.cholesky(np.eye(k) * 0.3 + 0.05)
     chol_t = np.linalg.cholesky(np.eye(k) * 0.05 + 0.01)
     compiled = kernel(k)
-    args = (sums, level, growth, sigma, chol_p, therapist_of, patterns, n_therapists, chol_t)
+    count = np.asarray(n_therapists, dtype=np.int64)  # 0-d, as PyTensor passes it
+    args = (sums, level, growth, sigma, chol_p, therapist_of, patterns, count, chol_t)
     return lambda: compiled(*args)
 
 

@@ -1,9 +1,14 @@
 """alliance_bayes: Bayesian multilevel models of the therapeutic alliance, on PyMC and ArviZ."""
 
-from . import datasets  # ab.datasets.load(...) without importing the submodule first
+# first: imported, it settles PyTensor's BLAS flags and imports ArviZ without their warnings
+from . import (
+    _quiet,  # noqa: F401  (isort: keep first)
+    datasets,  # ab.datasets.load(...) without importing the submodule first
+)
 from ._graph import compile_counts
 from ._version import __version__
 from .aggregate import therapist_scores
+from .cards import fit_card
 from .checks import (
     Statistic,
     default_statistics,
@@ -11,7 +16,8 @@ from .checks import (
     ppc_statistics,
     prior_predictive,
 )
-from .compare import ParetoKWarning, bayes_r2, compare, loo
+from .checks.kfold import kfold, loo  # loo: compare.loo, with refits where PSIS fails
+from .compare import ParetoKWarning, bayes_r2, compare
 from .data import AllianceData
 from .effects import conditional_effect_table, conditional_trajectories
 from .errors import (
@@ -29,6 +35,7 @@ from .instruments import InstrumentKey, reliability, score_wai
 from .io import read_table
 from .models import build_model, growth_model, therapist_regression
 from .plots import (
+    plot_coefficients,
     plot_conditional_effects,
     plot_density,
     plot_loo_pit,
@@ -38,6 +45,7 @@ from .plots import (
 )
 from .predict import predict, prediction_table
 from .priors import default_priors
+from .report import ReportTable, report_table
 from .result import load, save
 from .simulate import Truth, item_responses, simulate
 from .spec import CovariateDesign, Design, ModelSpec
@@ -53,6 +61,7 @@ __all__ = [
     "InstrumentKey",
     "ModelSpec",
     "ParetoKWarning",
+    "ReportTable",
     "Statistic",
     "StoreLockedError",
     "StoreMismatchError",
@@ -71,11 +80,14 @@ __all__ = [
     "default_priors",
     "default_statistics",
     "fit",
+    "fit_card",
     "format_table",
     "growth_model",
     "item_responses",
+    "kfold",
     "load",
     "loo",
+    "plot_coefficients",
     "plot_conditional_effects",
     "plot_density",
     "plot_loo_pit",
@@ -90,6 +102,7 @@ __all__ = [
     "rater_contrast",
     "read_table",
     "reliability",
+    "report_table",
     "save",
     "score_wai",
     "simulate",

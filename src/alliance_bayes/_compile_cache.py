@@ -239,8 +239,9 @@ class DiskStore:
         try:
             content = _nutpie_seam.entry_content(compiled, layout, logp, expand)
             write_entry(path, {"format": FORMAT, **content}, secret)
-        except CacheEntryError as error:
-            log.warning("compiled model not stored: %s", error)
+        except CacheEntryError as error:  # expected (e.g. the censored likelihood's code holds
+            # addresses of this process): the model compiles again in a new process
+            log.debug("compiled model not stored: %s", error)
         except Exception as error:  # a cache that cannot be written must not fail the fit
             log.warning("could not store the compiled model in %s: %s", path, error)
         return compiled

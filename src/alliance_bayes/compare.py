@@ -4,10 +4,18 @@
 ``by="patient"`` and ``by="therapist"`` sum the pointwise log-likelihood over each patient's (or
 therapist's) ratings, so the importance weights leave out a whole patient or therapist: the question
 "how well does the model predict the ratings of a new patient of this therapist?" (or of the
-patients of a new therapist). These log-likelihoods condition on the group's own random effects,
-so the importance weights are heavy-tailed when a group holds many ratings; groups whose Pareto k
+patients of a new therapist). For the normal likelihood each group's log-likelihood is its
+*integrated* one (:func:`alliance_bayes.cv.integrated_log_likelihood`: the group's own effects
+integrated out, the group scored as a new one), a smooth function of the population parameters
+on which PSIS works. For the censored and Student-t likelihoods it is the pointwise
+log-likelihood summed over the group, which conditions on the group's own random effects, so
+the importance weights are heavy-tailed when a group holds many ratings. Groups whose Pareto k
 exceeds ArviZ's threshold are named in a :class:`ParetoKWarning` and their estimate should not be
-trusted (refit without them, or compare by a smaller group).
+trusted: refit without them (:func:`alliance_bayes.kfold`, or ``alliance_bayes.loo(...,
+reloo=True)``).
+
+``compare`` also ranks ELPD results made by :func:`alliance_bayes.kfold` and
+:func:`alliance_bayes.loo` (they carry their grouping, likelihood and data hash).
 
 Only log-likelihoods on one footing are compared: the normal and Student-t likelihoods give every
 rating a density, the censored one gives a rating at the scale's bounds a probability (a mass), so
@@ -100,7 +108,13 @@ def grouped_log_likelihood(idata: az.InferenceData, by: str = "obs") -> az.Infer
     )
 
 
-def loo(idata: az.InferenceData, by: str = "obs", *, name: str = "model") -> az.ELPDData:
+def loo(
+    idata: az.InferenceData,
+    by: str = "obs",
+    *,
+    name: str = "model",
+    integrated: bool | None = None,
+) -> az.ELPDData:
     """PSIS-LOO leaving out one rating, patient or therapist, with Pareto-k warnings.
 
     Parameters
@@ -111,11 +125,17 @@ def loo(idata: az.InferenceData, by: str = "obs", *, name: str = "model") -> az.
         ``"obs"``, ``"patient"`` or ``"therapist"``.
     name
         The model's name in warnings.
+    integrated
+        By patient or therapist: score each group by its integrated log-likelihood (its own
+        effects integrated out). Default (``None``): for normal growth fits; ``False``: the
+        pointwise log-likelihood summed over the group (conditional on its own effects).
 
     Returns
     -------
     arviz.ELPDData
-        With pointwise values (``loo_i``, ``pareto_k``) over the groups.
+        With pointwise values (``loo_i``, ``pareto_k``) over the groups, and ``by``,
+        ``method``, ``integrated`` (whether the groups' effects were integrated out: normal
+        fits by patient or therapist), ``likelihood``, ``footing`` and ``data_hash``.
 
     Warns
     -----
@@ -127,10 +147,25 @@ def loo(idata: az.InferenceData, by: str = "obs", *, name: str = "model") -> az.
     >>> loo(idata, by="patient").pareto_k.dims  # one pointwise value per patient
     ('patient',)
     """
-    grouped = grouped_log_likelihood(idata, by)
+    if integrated and (by == "obs" or not _integrates(idata)):
+        raise ValueError(
+            "integrated=True scores whole patients or therapists of a normal growth fit; "
+            f"this is by={by!r} of a {likelihood_footing(idata)[0]} fit."
+        )
+    integrated = by != "obs" and _integrates(idata) if integrated is None else integrated
+    if integrated:
+        from .cv import integrated_log_likelihood
+
+        grouped = az.InferenceData(
+            posterior=idata.posterior,
+            log_likelihood=xr.Dataset({"alliance": integrated_log_likelihood(idata, by)}),
+        )
+    else:
+        grouped = grouped_log_likelihood(idata, by)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
         result = az.loo(grouped, pointwise=True)
+    _describe(result, idata, by, method="psis", integrated=integrated)
     k = np.asarray(result.pareto_k)
     bad = k > result.good_k
     if bad.any():
@@ -140,14 +175,81 @@ def loo(idata: az.InferenceData, by: str = "obs", *, name: str = "model") -> az.
             f"{name}: PSIS-LOO by {by} is unreliable for {int(bad.sum())} of {k.size} {unit} "
             f"(Pareto k > {result.good_k:.2f}): {show_some(labels[bad].tolist())}; "
             f"max k = {k.max():.2f}. Their elpd estimates may be far off; refit without them "
-            "to check.",
+            "(alliance_bayes.kfold, or loo(..., reloo=True)).",
             ParetoKWarning,
             stacklevel=2,
         )
     return result
 
 
-def _check_same_data(fits: Mapping[str, az.InferenceData], by: str) -> None:
+def _integrates(idata: az.InferenceData) -> bool:
+    """Whether a fit's groups are scored by their integrated log-likelihood (normal growth)."""
+    if "spec" not in idata.attrs:
+        return False
+    spec = read_attrs(idata).require("spec")
+    return spec.likelihood == "normal" and spec.kind != "regression"
+
+
+def _describe(result: az.ELPDData, idata: az.InferenceData, by: str, **entries: Any) -> az.ELPDData:
+    """Add what :func:`compare` checks to an ELPD result: grouping, likelihood, data."""
+    likelihood, footing = likelihood_footing(idata) if "spec" in idata.attrs else (None, None)
+    data_hash = fit_data_hash(idata)
+    values = {"by": by, "likelihood": likelihood, "footing": footing, "data_hash": data_hash}
+    for key, value in (values | entries).items():
+        result[key] = value
+    return result
+
+
+def fit_data_hash(idata: az.InferenceData) -> str | None:
+    """A hash of the fitted ratings and their structure (therapists, patients, raters, times),
+    not of the covariates: fits with and without a covariate model the same observations.
+    ``None``: a fit of another package.
+
+    Examples
+    --------
+    >>> fit_data_hash(idata) == fit_data_hash(fit_plain)  # with and without Burdens
+    True
+    """
+    if "spec" not in idata.attrs or "data" not in idata.attrs:
+        return None
+    import hashlib
+
+    from .result import rebuild_data
+
+    data = rebuild_data(idata)
+    digest = hashlib.sha256()
+    for array in (data.patient_therapist, data.obs_patient, data.obs_rater, data.time, data.score):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    for labels in (data.therapist_labels, data.patient_labels, data.rater_labels):
+        digest.update(repr(list(labels)).encode())
+    return digest.hexdigest()[:16]
+
+
+def _check_same_results(fits: Mapping[str, az.InferenceData | az.ELPDData], by: str) -> None:
+    """With ELPD results among ``fits``: the same grouping and the same data (its hash)."""
+    hashes = {}
+    for name, item in fits.items():
+        if isinstance(item, az.ELPDData):
+            if item.get("by", by) != by:
+                raise ValueError(
+                    f"{name!r} leaves out one {item['by']}, not one {by}: compare with "
+                    f"by={item['by']!r}, or compute it by {by!r}."
+                )
+            hashes[name] = item.get("data_hash")
+        else:
+            hashes[name] = fit_data_hash(item)
+    if len(set(hashes.values())) > 1 or None in hashes.values():
+        each = ", ".join(f"{name!r}: {value}" for name, value in hashes.items())
+        raise ValueError(
+            "these results were not made from the same data (data hashes: "
+            f"{each}); LOO and K-fold compare models of the same observations."
+        )
+
+
+def _check_same_data(fits: Mapping[str, az.InferenceData | az.ELPDData], by: str) -> None:
+    if any(isinstance(fit, az.ELPDData) for fit in fits.values()):
+        _check_same_results(fits, by)
+        return
     names = list(fits)
     first = fits[names[0]]
     y0 = first.observed_data["alliance"].to_numpy()
@@ -190,9 +292,21 @@ def likelihood_footing(idata: az.InferenceData) -> tuple[str, str]:
     return likelihood, f"censored at {bounds}"
 
 
-def _check_comparable(fits: Mapping[str, az.InferenceData]) -> None:
+def _footing(item: az.InferenceData | az.ELPDData) -> tuple[str, str]:
+    """:func:`likelihood_footing` of a fit, or the one an ELPD result of this package carries."""
+    if isinstance(item, az.ELPDData):
+        if item.get("footing") is None:
+            raise ValueError(
+                "an ELPD result records no likelihood (footing), so it cannot be checked against "
+                "the others; compare results of alliance_bayes.loo or alliance_bayes.kfold."
+            )
+        return str(item["likelihood"]), str(item["footing"])
+    return likelihood_footing(item)
+
+
+def _check_comparable(fits: Mapping[str, az.InferenceData | az.ELPDData]) -> None:
     """Refuse to rank log densities against log probabilities (normal vs censored)."""
-    footing = {name: likelihood_footing(fit) for name, fit in fits.items()}
+    footing = {name: _footing(fit) for name, fit in fits.items()}
     if len({kind for _, kind in footing.values()}) > 1:
         each = "; ".join(f"{name!r}: {lik} ({kind})" for name, (lik, kind) in footing.items())
         raise ValueError(
@@ -204,7 +318,7 @@ def _check_comparable(fits: Mapping[str, az.InferenceData]) -> None:
 
 
 def compare(
-    fits: Mapping[str, az.InferenceData],
+    fits: Mapping[str, az.InferenceData | az.ELPDData],
     by: str = "obs",
     *,
     method: str = "stacking",
@@ -214,7 +328,8 @@ def compare(
     Parameters
     ----------
     fits
-        ``{"name": fit, ...}``: fits of the same data (two or more).
+        ``{"name": fit, ...}``: fits of the same data (two or more), or ELPD results of them
+        made by :func:`alliance_bayes.kfold` or :func:`alliance_bayes.loo` (by the same group).
     by
         ``"obs"``, ``"patient"`` or ``"therapist"`` (see the module notes).
     method
@@ -248,9 +363,14 @@ def compare(
         raise ValueError("compare needs two or more fits.")
     _check_comparable(fits)
     _check_same_data(fits, by)
-    results = {name: loo(fit, by, name=name) for name, fit in fits.items()}
+    results = {
+        name: fit if isinstance(fit, az.ELPDData) else loo(fit, by, name=name)
+        for name, fit in fits.items()
+    }
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        # az.compare's own sort_values(inplace=True), deprecated by pandas 3.1: not ours to fix
+        warnings.filterwarnings("ignore", message="The inplace keyword", module=r"arviz\.")
         table = az.compare(results, ic="loo", method=method)
     table["by"] = by
     for name, result in results.items():

@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import _validation as check
 from ._bins import MAX_SESSIONS, session_bins
+from ._html import card, esc, facts, number, section, table
 from .errors import DataWarning, show_some
 
 TimeCoding = Literal["log", "linear", "as_is"]
@@ -590,9 +591,55 @@ class AllianceData:
         ]
 
     def _repr_html_(self) -> str:
-        table = self.describe()["by_session"].to_html()
-        header = "<br>".join(self.__repr__().splitlines())
-        return f"<div><pre>{header}</pre>{table}</div>"
+        """Jupyter's view: sizes, raters, time and scale, covariates, missingness, sessions.
+
+        Every label is escaped (:mod:`alliance_bayes._html`).
+        """
+        d = self.describe()
+        c, ppt = d["counts"], d["patients_per_therapist"]
+        missing = c["rows"] - c["observed"]
+        rows = [
+            ("therapists", number(c["therapists"])),
+            (
+                "patients",
+                f"{number(c['patients'])} (per therapist: min {ppt['min']}, "
+                f"median {ppt['median']:g}, max {ppt['max']})",
+            ),
+            (
+                "ratings",
+                f"{number(c['rows'])} rows, {number(c['observed'])} "
+                + ("with an outcome" if self.has_outcome else "planned (not simulated yet)"),
+            ),
+            ("missing outcomes", f"{number(missing)} ({missing / max(c['rows'], 1):.0%})"),
+            ("raters", esc(", ".join(self._rater_names()))),
+            (
+                "time",
+                esc(self.time_coding)
+                + (f"; scale {self.scale[0]:g}-{self.scale[1]:g}" if self.scale else ""),
+            ),
+        ]
+        for level, covariates, gaps in (
+            ("therapist", self.therapist_covariates, d["missing_therapist_covariates"]),
+            ("patient", self.patient_covariates, {}),
+        ):
+            if covariates.names:
+                named = [
+                    f"{esc(n)} ({gaps[n]} missing)" if gaps.get(n) else esc(n)
+                    for n in covariates.names
+                ]
+                rows.append((f"{level} covariates", ", ".join(named)))
+        for key, label in (
+            ("therapists_without_patients", "left out (no patients)"),
+            ("therapists_without_questionnaire", "therapists without a questionnaire row"),
+        ):
+            if d[key]:
+                rows.append((label, esc(show_some(d[key]))))
+        sessions = d["by_session"].reset_index()
+        return card(
+            "AllianceData",
+            facts(rows),
+            section("by session" if d["time_bins"] is None else d["time_bins"], table(sessions)),
+        )
 
 
 def _min_median_max(counts: np.ndarray) -> dict[str, float]:

@@ -26,6 +26,43 @@ DIM_COLUMNS = {
 }
 
 
+# Estimates whose sign is a finding: covariate effects, mean growth, rater contrasts. An SD,
+# a residual SD or a level on the score's own scale is positive by construction, so a
+# probability of being above 0 says nothing about it.
+DIRECTIONAL_KINDS = ("coefficient",)
+DIRECTIONAL_NAMES = ("growth", "coef_std")
+
+
+def is_directional(name: str) -> bool:
+    """Whether the sign of ``name`` is a finding (then tables give its probability of direction).
+
+    Covariate effects (``kind == "coefficient"``, and the therapist regression's standardised
+    ``coef_std``) and the mean ``growth`` are directional;
+    SDs, correlations of effects, residual SDs and the level are not. Rater contrasts of a
+    directional name are directional too.
+
+    Examples
+    --------
+    >>> is_directional("growth_coef"), is_directional("growth"), is_directional("therapist_sd")
+    (True, True, False)
+    """
+    found = {t.name: t for t in terms()}
+    return name in DIRECTIONAL_NAMES or (name in found and found[name].kind in DIRECTIONAL_KINDS)
+
+
+def p_direction(draws: np.ndarray) -> float:
+    """Posterior probability that a quantity has the sign of its posterior mean.
+
+    Examples
+    --------
+    >>> p_direction(np.array([-0.2, -0.1, 0.3, -0.4]))
+    0.75
+    """
+    values = np.asarray(draws).ravel()
+    mean = values.mean()
+    return float((values > 0).mean() if mean >= 0 else (values < 0).mean())
+
+
 def _interval(draws: np.ndarray, prob: float) -> tuple[float, float]:
     tail = (1 - prob) / 2
     low, high = np.quantile(draws, [tail, 1 - tail])
@@ -48,6 +85,10 @@ def summarize(
     idata: az.InferenceData, var_names: Sequence[str] | None = None, prob: float = 0.95
 ) -> pd.DataFrame:
     """One row per scalar parameter: mean, sd, interval, P(>0), ESS and R-hat.
+
+    ``p_gt_0`` is given only where the sign is a finding (:func:`is_directional`:
+    coefficients and growth); it is NaN for SDs, residual SDs and levels, which are positive by
+    construction or on the score's own scale.
 
     Covariate effects are per SD of the covariate (covariates are standardised); the columns
     ``mean_raw``, ``lower_raw`` and ``upper_raw`` give them per unit of the covariate's own scale.
@@ -76,7 +117,7 @@ def summarize(
                 "sd": draws.std(ddof=1),
                 "lower": low,
                 "upper": high,
-                "p_gt_0": float((draws > 0).mean()),
+                "p_gt_0": float((draws > 0).mean()) if is_directional(name) else np.nan,
                 "ess_bulk": float(ess[name].sel(labels)),
                 "r_hat": float(r_hat[name].sel(labels)) if r_hat is not None else np.nan,
             }

@@ -362,9 +362,10 @@ def test_a_function_with_data_inputs_serves_another_model_of_the_structure(fake,
 def test_censored_log_likelihood_matches_scipy(ceiling_fits):
     """The stored log-likelihood of the censored fit, at one draw, against scipy."""
     from alliance_bayes._graph import alliance_mean, compile_graph
+    from alliance_bayes.models import explicit_effects
 
     fitted = ceiling_fits["censored"]
-    model = rebuild_model(fitted)
+    model = explicit_effects(rebuild_model(fitted))  # the effects were drawn after sampling
     draw = fitted.posterior.isel(chain=[1], draw=[17])
     (mu,) = compile_graph(model, [alliance_mean(model)], list(draw.data_vars))(draw)
     sigma = draw["sigma"].values[0, 0][fitted.constant_data["rater_idx"].values]

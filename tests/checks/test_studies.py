@@ -18,6 +18,7 @@ import textwrap
 import time
 
 import matplotlib
+import matplotlib.pyplot
 import numpy as np
 import pytest
 
@@ -106,6 +107,12 @@ def test_sbc_of_a_small_model_passes(calibrated):
     assert not table["flagged"].any(), table
     assert "family-wise false-alarm rate <= 1%" in calibrated.summary()
     assert calibrated.plot_ecdf().axes and calibrated.plot_ranks().axes
+    _, axes = matplotlib.pyplot.subplots(1, 2)
+    calibrated.plot_ranks(["sigma", "loglik"], ax=axes)
+    calibrated.plot_ecdf(["sigma", "loglik"], ax=axes)
+    assert [a.get_title() for a in axes] == ["sigma", "loglik"] and axes[1].patches
+    with pytest.raises(ValueError, match="ax= got 1 Axes"):
+        calibrated.plot_ranks(["sigma", "loglik"], ax=axes[0])
 
 
 @pytest.mark.slow
@@ -249,6 +256,9 @@ def test_recovery_table_and_plot(tmp_path):
     assert 0 < row["contraction"] < 1
     assert np.isfinite(table["rmse"]).all()
     assert result.plot(["coef[presence]", "sigma"]).axes
+    _, axes = matplotlib.pyplot.subplots(1, 2)  # a paper's own panels (issue 23)
+    assert result.plot(["coef[presence]", "sigma"], ax=axes).axes == list(axes)
+    assert axes[0].get_title() == "coef[presence]" and axes[0].lines
 
 
 @pytest.mark.slow
@@ -276,6 +286,8 @@ def test_power_grows_with_the_number_of_therapists(tmp_path):
     assert table.loc["60 clinicians", "assurance"] > table.loc["8 clinicians", "assurance"]
     assert (table["mc_se"] >= 0).all()
     assert result.plot().axes
+    fig, ax = matplotlib.pyplot.subplots()
+    assert result.plot(ax=ax) is fig and ax.get_ylabel() == "assurance (power)"
     with pytest.raises(KeyError, match="not among"):
         type(result).from_store(tmp_path, target="nope", rule=result.rule).table()
 

@@ -220,12 +220,9 @@ def evaluated(name: str) -> Evaluated:
     """Each case is built and compiled once per test session."""
     kind, make = CASES[name]
     data = make()
-    # the models with explicit effects (the twins of the integrated ones, which give the
-    # pointwise log-likelihood and the simulator); tests/models/test_latent.py checks the
-    # integrated censored and Student-t models
-    marginal = None if kind == "normal" else False
-    model = growth_model(data, likelihood=kind, marginal=marginal)
-    return evaluate(model, data, GROWTH_VALUES, seed=1 + sorted(CASES).index(name))
+    return evaluate(
+        growth_model(data, likelihood=kind), data, GROWTH_VALUES, seed=1 + sorted(CASES).index(name)
+    )
 
 
 @pytest.fixture(params=sorted(CASES))

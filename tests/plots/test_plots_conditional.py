@@ -36,7 +36,7 @@ def test_one_panel_per_rater_with_lines_bands_and_legend(fake, tmp_path):
     axes = fig.axes
     assert [ax.get_title() for ax in axes] == ["Patient-rated", "Therapist-rated"]
     assert axes[0].get_shared_y_axes().joined(axes[0], axes[1])
-    assert axes[0].get_ylabel() == "Alliance"  # the score column of simulated data
+    assert axes[0].get_ylabel() == "Alliance (1–7)"  # the score column and scale of the data
     info = read_attrs(fake).data
     mean, sd = info.therapist_covariate_mean["burdens"], info.therapist_covariate_sd["burdens"]
     texts = [t.get_text() for t in fig.legends[0].get_texts()]

@@ -38,9 +38,9 @@ def test_trajectories_one_panel_per_rater(fake):
     fig = ab.plot_trajectories(fake, n_patients=5, random_seed=1)
     assert isinstance(fig, Figure)
     axes = _visible(fig)
-    assert [ax.get_title() for ax in axes] == [f"{r}-rated alliance" for r in RATERS]
+    assert [ax.get_title() for ax in axes] == [f"{r.capitalize()}-rated ratings" for r in RATERS]
     for ax in axes:
-        assert ax.get_xlabel() == "session" and ax.get_ylabel() == "alliance"
+        assert ax.get_xlabel() == "Session" and ax.get_ylabel() == "Alliance (1–7)"
         assert ax.get_xscale() == "log"  # time coded as ln(session)
         labels = ax.get_legend_handles_labels()[1]
         assert "observed patients" in labels and "posterior predictive 90%" in labels
@@ -53,9 +53,9 @@ def test_density_overlay_per_rater(fake):
     assert isinstance(fig, Figure)
     axes = _visible(fig)
     assert [ax.get_title() for ax in axes] == [
-        f"{r}-rated alliance (posterior predictive)" for r in RATERS
+        f"{r.capitalize()}-rated ratings (posterior predictive)" for r in RATERS
     ]
-    assert all(ax.get_xlabel() == "alliance" for ax in axes)
+    assert all(ax.get_xlabel() == "Alliance (1–7)" for ax in axes)
     assert all(len(ax.get_lines()) >= 12 for ax in axes)  # 10 replicates, observed, mean
 
 
@@ -64,7 +64,7 @@ def test_prior_density_of_a_planned_design(tiny_planned):
     fig = ab.plot_density(prior, group="prior", num_pp_samples=5, random_seed=1)
     axes = _visible(fig)
     assert [ax.get_title() for ax in axes] == [
-        f"{r}-rated alliance (prior predictive)" for r in RATERS
+        f"{r.capitalize()}-rated ratings (prior predictive)" for r in RATERS
     ]
     assert all(len(ax.get_lines()) == 6 for ax in axes)  # 5 replicates and the pooled density
 
@@ -83,11 +83,13 @@ def test_statistics_panels(fake):
 def test_therapist_caterpillar_with_ranks(fake):
     fig = ab.plot_therapist_effects(fake, prob=0.8)
     assert isinstance(fig, Figure)
-    components = [f"{r}:{k}" for r in RATERS for k in ("level", "growth")]
-    top = [ax.get_title() for ax in fig.axes[:4]]
-    assert top == [f"therapist effect: {c}" for c in components]
-    bottom = fig.axes[4:]
-    assert all(ax.get_ylabel() == "rank (1 = lowest, 80% interval)" for ax in bottom)
+    # per rater a row of effects and a row of ranks; level and growth in columns
+    top = [ax.get_title() for ax in (fig.axes[0], fig.axes[1], fig.axes[4], fig.axes[5])]
+    assert top == [f"{k}, {r}-rated" for r in RATERS for k in ("Level", "Growth")]
+    bottom = [fig.axes[2], fig.axes[3], fig.axes[6], fig.axes[7]]
+    assert all(
+        ax.get_ylabel() == "Rank of the therapist\n(1 = lowest, 80% interval)" for ax in bottom
+    )
     assert [t.get_text() for t in bottom[0].get_xticklabels()][:1]  # 12 therapists: labelled
 
 
@@ -102,7 +104,9 @@ def test_loo_pit_per_rater(fake):
         fig = ab.plot_loo_pit(fake)
     assert isinstance(fig, Figure)
     axes = _visible(fig)
-    assert [ax.get_title() for ax in axes] == [f"{r}-rated alliance: LOO-PIT" for r in RATERS]
+    assert [ax.get_title() for ax in axes] == [
+        f"{r.capitalize()}-rated ratings: LOO-PIT" for r in RATERS
+    ]
     assert all(ax.get_xlabel() == "LOO-PIT" for ax in axes)
 
 

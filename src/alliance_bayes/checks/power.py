@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .._html import card, esc, facts, number, section, table
 from ..simulate import Truth
 from ..spec import Design, ModelSpec
 from .jobs import QUANTILES, FitSettings
@@ -232,10 +233,22 @@ class PowerResult:
         table.attrs["rule"] = f"{self.target}: {self.rule}"
         return table
 
-    def plot(self, x: str = "design") -> Figure:
-        """Assurance with ±2 Monte Carlo SE per design (a power curve)."""
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the rule and the assurance (with its Monte Carlo SE) per design."""
+        shown = self.table()
+        return card(
+            f"Power: {self.target}",
+            facts([("rule", esc(self.rule)), ("designs", number(len(shown)))]),
+            section("assurance per design", table(shown)),
+        )
+
+    def plot(self, x: str = "design", *, ax: Any = None) -> Figure:
+        """Assurance with ±2 Monte Carlo SE per design (a power curve), on ``ax`` if given."""
         table = self.table()
-        fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(table)), 3.2))
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(table)), 3.2))
+        else:
+            fig = ax.figure
         positions = table[x] if x != "design" else np.arange(len(table))
         ax.errorbar(positions, table["assurance"], yerr=2 * table["mc_se"], fmt="o-", capsize=3)
         if x == "design":

@@ -16,6 +16,7 @@ import pymc as pm
 import xarray as xr
 
 from .._graph import compile_graph, stored_names
+from .._quiet import pymc_sampling_quiet
 from ..models._info import model_info
 from ..result import FitAttrs, predictive_model, rebuild_model
 
@@ -64,7 +65,7 @@ def prior_predictive(
     if isinstance(model, az.InferenceData):
         idata = model if idata is None else idata
         model = rebuild_model(model)
-    with model:
+    with model, pymc_sampling_quiet():  # its "Sampling: [...]" names internal variables
         drawn = pm.sample_prior_predictive(
             draws=draws,
             random_seed=random_seed,

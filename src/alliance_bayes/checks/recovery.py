@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
+from .._html import card, facts, number, section, table
 from ..models import build_model
 from ..simulate import Truth, draw_prior
 from ..spec import Design, ModelSpec
@@ -142,15 +144,31 @@ class RecoveryResult:
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def plot(self, quantities: list[str] | None = None) -> Figure:
-        """Estimated (posterior mean and 90 % interval) against the true value, per quantity."""
+    def _repr_html_(self) -> str:
+        """Jupyter's view: replications, failures, and bias, RMSE and 90 % coverage per
+        quantity (contraction, which needs prior draws, is in :meth:`table`)."""
+        jobs = self.frame.drop_duplicates("job")
+        failed = int((jobs["status"] != "ok").sum())
+        spec = self.manifest.get("spec", {}).get("name", "model")
+        design = self.manifest.get("design", {}).get("name", "design")
+        rows = [("replications", number(len(jobs))), ("failed", number(failed))]
+        title = f"Recovery of {spec} on {design}"
+        if (self.frame["status"] == "ok").sum() == 0:
+            return card(title, facts(rows))
+        shown = self.table(prior=pd.Series(dtype=float))
+        columns = ["quantity", "truth", "n_reps", "bias", "bias_se", "rmse", "coverage_90%"]
+        return card(title, facts(rows), section("per quantity", table(shown, columns=columns)))
+
+    def plot(self, quantities: list[str] | None = None, *, ax: Any = None) -> Figure:
+        """Estimated (posterior mean and 90 % interval) against the true value, per quantity
+        (``ax``: one Axes per quantity to draw on, instead of a new figure)."""
         ok = self.frame[self.frame["status"] == "ok"]
         names = quantities or list(dict.fromkeys(ok["quantity"]))
-        fig, axes = _grid(len(names))
-        for ax, name in zip(axes, names, strict=False):
+        fig, axes = _grid(len(names), ax)
+        for panel, name in zip(axes, names, strict=False):
             group = ok[ok["quantity"] == name].reset_index(drop=True)
             x = np.arange(len(group))
-            ax.errorbar(
+            panel.errorbar(
                 x,
                 group["mean"],
                 yerr=[group["mean"] - group["q0.05"], group["q0.95"] - group["mean"]],
@@ -159,10 +177,12 @@ class RecoveryResult:
                 color="C0",
                 alpha=0.7,
             )
-            ax.axhline(group["truth"].iloc[0], color="C3", lw=1.5, label="true value")
-            ax.set_title(name, fontsize=8)
-            ax.set_xlabel("replication")
+            panel.axhline(group["truth"].iloc[0], color="C3", lw=1.5, label="true value")
+            panel.set_title(name, fontsize=8)
+            panel.set_xlabel("replication")
+            panel.xaxis.set_major_locator(MaxNLocator(integer=True))  # replications are whole
         axes[0].legend(fontsize=7)
-        fig.supylabel("posterior mean and 90 % interval")
-        fig.tight_layout()
+        if ax is None:
+            fig.supylabel("posterior mean and 90 % interval")
+            fig.tight_layout()
         return fig

@@ -33,15 +33,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from importlib.metadata import version
 from typing import Any
 
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
+from .._progress import ProgressBar
 from .._version import __version__
 from ..errors import show_some
 from ..simulate import Truth
@@ -132,19 +124,6 @@ def _is_client(executor: Any) -> bool:
     return all(callable(getattr(executor, name, None)) for name in ("map", "submit", "gather"))
 
 
-def _progress(label: str, total: int, enabled: bool) -> Progress:
-    return Progress(
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("done, [red]{task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        disable=not enabled,
-    )
-
-
 def run_jobs(
     jobs: Sequence[Job],
     store: Store,
@@ -195,16 +174,14 @@ def run_jobs(
 def _run_pending(jobs, store, records, executor, progress, label, function):
     pending = [job for job in jobs if job.index not in records]
     failed = sum(1 for job in jobs if records.get(job.index, {}).get("status", "ok") != "ok")
-    with _progress(label, len(jobs), progress) as bar:
-        task = bar.add_task(
-            label, total=len(jobs), completed=len(jobs) - len(pending), failed=failed
-        )
+    done = len(jobs) - len(pending)
+    with ProgressBar(label, len(jobs), enabled=progress, completed=done, failed=failed) as bar:
 
         def finish(index: int, record: dict[str, Any]) -> None:
             nonlocal failed
             store.write(index, record)
             failed += record.get("status") != "ok"
-            bar.update(task, advance=1, failed=failed)
+            bar.advance(failed=failed)
 
         if not pending:
             return
@@ -347,6 +324,6 @@ def run_study(
             folder,
             executor=executor,
             progress=progress,
-            label=kind,
+            label=f"{kind} ({design.name})",  # a power study runs one store per design
         )
     return folder

@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
+from .._html import card, facts, light, number, section, table
 from ..spec import Design, ModelSpec
 from ..vocabulary import renamed_pairs
 from .jobs import FitSettings
@@ -27,6 +28,9 @@ from .runner import Executor, run_study, study_options
 from .store import Store
 
 ALPHA = 0.01  # family-wise false-alarm rate of SBCResult.test (Bonferroni over quantities)
+# where the ECDF of the fractional ranks is drawn (ArviZ's PIT grid): fixed, not the ranks
+# themselves, so the simultaneous bands are calibrated and ArviZ has no behaviour change to warn of
+ECDF_POINTS = np.linspace(0.01, 1, 100)
 
 
 def run_sbc(
@@ -196,43 +200,78 @@ class SBCResult:
         ]
         return "\n".join(lines)
 
-    def plot_ecdf(self, quantities: list[str] | None = None) -> Figure:
-        """ECDF difference of the ranks with simultaneous 99 % bands (ArviZ), per quantity."""
+    def _repr_html_(self) -> str:
+        """Jupyter's view: simulations, failures and the uniformity test, flagged in red."""
+        jobs = self.frame.drop_duplicates("job")
+        failed = int((jobs["status"] != "ok").sum())
+        name = self.manifest.get("spec", {}).get("name", "model")
+        rows = [("simulations", number(len(jobs))), ("failed", number(failed))]
+        if self.ok.empty:
+            return card(f"SBC of {name}", facts(rows))
+        test = self.test()
+        flagged = test["flagged"].sum()
+        verdict = (
+            light("red", f"{flagged} of {len(test)} quantities flagged")
+            if flagged
+            else light("green", "no quantity flagged")
+        )
+        rows.append(("calibration", verdict))
+        shown = test[["quantity", "n_sims", "chi2", "p_adjusted", "flagged"]]
+        return card(
+            f"SBC of {name}",
+            facts(rows),
+            section(test.attrs["note"], table(shown)),
+        )
+
+    def plot_ecdf(self, quantities: list[str] | None = None, *, ax: Any = None) -> Figure:
+        """ECDF difference of the ranks with simultaneous 99 % bands (ArviZ), per quantity
+        (``ax``: one Axes per quantity to draw on, instead of a new figure)."""
         u = self.uniform_draws()
         names = quantities or list(u.columns)
-        fig, axes = _grid(len(names))
-        for ax, name in zip(axes, names, strict=False):
+        fig, axes = _grid(len(names), ax)
+        for panel, name in zip(axes, names, strict=False):
             az.plot_ecdf(
                 u[name].dropna().to_numpy(),
                 cdf=stats.uniform(0, 1).cdf,
+                eval_points=ECDF_POINTS,  # independent of the ranks: calibrated bands
                 difference=True,
                 confidence_bands=True,
                 ci_prob=0.99,
-                ax=ax,
+                ax=panel,
                 random_state=0,
             )
-            ax.set_title(name, fontsize=8)
-        fig.supxlabel("fractional rank")
-        fig.supylabel("ECDF difference")
-        fig.tight_layout()
+            panel.set_title(name, fontsize=8)
+        if ax is None:
+            fig.supxlabel("fractional rank")
+            fig.supylabel("ECDF difference")
+            fig.tight_layout()
         return fig
 
-    def plot_ranks(self, quantities: list[str] | None = None, bins: int = 10) -> Figure:
-        """Histograms of the fractional ranks, with the expected count per bin."""
+    def plot_ranks(
+        self, quantities: list[str] | None = None, bins: int = 10, *, ax: Any = None
+    ) -> Figure:
+        """Histograms of the fractional ranks, with the expected count per bin (``ax``: one
+        Axes per quantity to draw on, instead of a new figure)."""
         u = self.uniform_draws()
         names = quantities or list(u.columns)
-        fig, axes = _grid(len(names))
-        for ax, name in zip(axes, names, strict=False):
+        fig, axes = _grid(len(names), ax)
+        for panel, name in zip(axes, names, strict=False):
             values = u[name].dropna().to_numpy()
-            ax.hist(values, bins=bins, range=(0, 1), color="C0", alpha=0.7)
-            ax.axhline(len(values) / bins, color="0.3", ls="--", lw=1)
-            ax.set_title(name, fontsize=8)
-        fig.supxlabel("fractional rank")
-        fig.tight_layout()
+            panel.hist(values, bins=bins, range=(0, 1), color="C0", alpha=0.7)
+            panel.axhline(len(values) / bins, color="0.3", ls="--", lw=1)
+            panel.set_title(name, fontsize=8)
+        if ax is None:
+            fig.supxlabel("fractional rank")
+            fig.tight_layout()
         return fig
 
 
-def _grid(n: int) -> tuple[Figure, list[Any]]:
+def _grid(n: int, ax: Any = None) -> tuple[Figure, list[Any]]:
+    """A new grid of ``n`` panels, or the caller's ``ax`` (one Axes per panel)."""
+    if ax is not None:
+        from ..plots.style import panel_axes  # a peer layer: imported when asked for
+
+        return panel_axes(ax, n, "one per quantity", (6.0, 4.0))
     cols = min(4, max(1, n))
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)

@@ -8,7 +8,7 @@ checked is in :mod:`.files`.
 """
 
 # imported in the order of ``alliance-bayes --help``; each registers its commands on ``app``
-from . import data, models, checks, effects, predict, studies  # noqa: F401, I001
+from . import data, models, checks, effects, predict, kfold, studies  # noqa: F401, I001
 from .app import app
 from .models import _report  # noqa: F401 - tests/test_summary.py imports it from here
 

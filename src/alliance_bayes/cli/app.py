@@ -3,12 +3,16 @@
 Every command answers a problem the user can fix (bad data, a malformed TOML file, an option out
 of range, an output that would overwrite a file) with one line on stderr and exit code 2; the
 global ``--debug`` option shows the traceback instead. Outputs are checked before any work is done.
+A warning is one ``warning: ...`` line on stderr (no file name or source line).
 The commands live in the modules of their group (:mod:`.data`, :mod:`.models`, :mod:`.checks`,
 :mod:`.studies`), which register themselves on :data:`app`; this module imports none of them.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
@@ -37,7 +41,8 @@ class _Commands(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            with _warnings_as_lines():
+                return super().invoke(ctx)
         except USER_ERRORS as error:
             if ctx.meta.get(_DEBUG):
                 raise
@@ -53,6 +58,21 @@ app = typer.Typer(
 )
 console = Console()
 error_console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Warnings as one ``warning: ...`` line on stderr, not Python's file, line and source."""
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        error_console.print(Text("warning: ", style="yellow") + Text(str(message)))
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
 
 
 def _print_error(error: BaseException) -> None:

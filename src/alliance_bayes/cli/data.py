@@ -49,7 +49,9 @@ WIDE_PATTERN = "alliance_{rater}_s{session}"
 
 @app.command()
 def simulate(
-    spec: str = typer.Argument(..., help="Model spec (TOML path or shipped name) with a [design]."),
+    spec: str = typer.Argument(
+        ..., help="Model spec (TOML path or shipped name) with a \\[design]."
+    ),
     seed: int = typer.Option(..., help="Seed; the same seed gives the same file, byte for byte."),
     out: Path = typer.Option(
         ...,

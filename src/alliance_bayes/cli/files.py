@@ -20,7 +20,7 @@ from .app import CliError, fail
 T = TypeVar("T")
 
 TRUTH_HELP = (
-    "A truth preset or a TOML file with a [truth] table (default: the spec's truth; see "
+    "A truth preset or a TOML file with a \\[truth] table (default: the spec's truth; see "
     "Truth.to_toml)."
 )
 

@@ -23,7 +23,7 @@ _ADOPT = (
     "Take the records of a store whose manifest was lost as this study's (only those written "
     "under the same settings are kept)."
 )
-_SPEC = "Model spec (TOML path or shipped name) with a [design]."
+_SPEC = "Model spec (TOML path or shipped name) with a \\[design]."
 _OUT = "Store folder (re-run to resume)."
 
 # name: (type, argument or option); the defaults are those of run_sbc, run_recovery, run_power

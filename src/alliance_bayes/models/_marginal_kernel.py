@@ -61,8 +61,12 @@ def conditional_effect_draws(
     noise_t = rng.standard_normal((n_draws, n_therapists, k))
     noise_p = rng.standard_normal((n_draws, level.shape[1], k))
     draw = _effect_draw_function(k // 2)
+    # read-only, as nutpie hands the model's data to the log-density: the draws then reuse the
+    # stages the log-density compiled for those types instead of compiling them again
+    sums = np.array(sums, dtype=np.float64)
+    sums.flags.writeable = False
     therapist_effect, patient_effect = draw(
-        np.asarray(sums, dtype=np.float64),
+        sums,
         np.asarray(level, dtype=np.float64),
         np.asarray(growth, dtype=np.float64),
         np.asarray(sigma, dtype=np.float64),
@@ -148,8 +152,9 @@ class IntegratedLogDensity(Op):
 
     def perform(self, node, inputs, outputs) -> None:
         sums, level, growth, sigma, chol_p, therapist_of, pattern_of, n_therapists, chol_t = inputs
+        count = np.asarray(n_therapists, dtype=np.int64)  # 0-d, as in the compiled graph
         results = kernel(2 * self.n_raters)(
-            sums, level, growth, sigma, chol_p, therapist_of, pattern_of, int(n_therapists), chol_t
+            sums, level, growth, sigma, chol_p, therapist_of, pattern_of, count, chol_t
         )
         for storage, result in zip(outputs, results, strict=True):
             storage[0] = np.asarray(result, dtype="float64")
@@ -176,27 +181,10 @@ class IntegratedLogDensity(Op):
 
 @numba_basic.register_funcify_default_op_cache_key(IntegratedLogDensity)
 def _numba_integrated_log_density(op: IntegratedLogDensity, node: Any = None, **kwargs: Any):
-    integrated_log_density = kernel(2 * op.n_raters)
-
-    @numba_basic.numba_njit
-    def integrated(
-        sums, level, growth, sigma, chol_p, therapist_of, pattern_of, n_therapists, chol_t
-    ):
-        value, level_, growth_, sigma_, chol_p_, chol_t_, sums_ = integrated_log_density(
-            sums,
-            level,
-            growth,
-            sigma,
-            chol_p,
-            therapist_of,
-            pattern_of,
-            n_therapists.item(),
-            chol_t,
-        )
-        value = np.array(value, dtype=np.float64)
-        return value, level_, growth_, sigma_, chol_p_, chol_t_, sums_
-
-    return integrated, KERNEL_VERSION
+    # the kernel itself, no njit wrapper: numba links a callee's code into its caller and
+    # optimises and compiles it all again, so each wrapper level cost about as much as the
+    # kernel's own compile (benchmarks/cold_start.py)
+    return kernel(2 * op.n_raters), KERNEL_VERSION
 
 
 def _jax_integrated_log_density(op: IntegratedLogDensity, node: Any = None, **kwargs: Any):

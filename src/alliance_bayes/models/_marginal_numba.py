@@ -57,18 +57,40 @@ def compiled(k: int):
     ``inline="always"``), which took a dual-rater evaluation from 82-86 to 65-66 microseconds:
     a call per helper passed its array views along with their reference counts. A helper
     defined in one group's function and used in another's is inlined all the same: numba takes
-    it as a constant of the closure.
+    it as a constant of the closure. The stages are not inlined (``_patterns``, ``_patients``,
+    ``_therapists``, ``_patient_moments``, ``_pattern_spreads``, ``_covariance_gradient``, each
+    called once or twice per evaluation, and ``_factorise``, once per pattern and therapist):
+    compiled once, they serve both entry points, and the smaller functions compile faster. In
+    a fresh process (``benchmarks/probes/kernel_compile.py``, a loaded machine) the kernel's
+    compile took 75 s instead of 96 and the draws' 8 s instead of 27, for 53.4 instead of 50.8
+    microseconds per evaluation; not inlining the small helpers too saved 16 s more but cost
+    another 20 % per evaluation.
 
     Examples
     --------
     >>> integrated_log_density, draw_effects = compiled(2)  # compiled on the first call
     """
-    products, factors = _products(k), _factorisations(k)
-    integrals = _integrals(k, products, factors)
+    products, factors, integrals = stages(k)
     return (
         _log_density(k, products, factors, integrals),
         _effect_draws(k, products, factors, integrals),
     )
+
+
+@cache
+def stages(k: int) -> tuple[SimpleNamespace, SimpleNamespace, SimpleNamespace]:
+    """The numba functions both entry points call, by group: products, factorisations and the
+    integrals (compiled once per argument types and shared, so a second set of argument types,
+    e.g. writable rating sums where the model hands read-only ones, is a second compile).
+
+    Examples
+    --------
+    >>> products, factors, integrals = stages(2)
+    >>> sorted(vars(integrals))
+    ['cell', 'patients', 'patterns', 'therapists']
+    """
+    products, factors = _products(k), _factorisations(k)
+    return products, factors, _integrals(k, products, factors)
 
 
 def _products(k: int) -> SimpleNamespace:
@@ -198,7 +220,7 @@ def _factorisations(k: int) -> SimpleNamespace:
                 out[i, j] = s
                 out[j, i] = s
 
-    @numba.njit(inline="always")
+    @numba.njit
     def _factorise(low, b, work, g_inverse, q):
         """For ``G = I + L'BL``: fills ``G^-1`` and ``q = G^-1 L'``, returns ``log|G|``. Then
         ``L G^-1 L' = (S^-1 + B)^-1`` (``S = LL'``) with no inverse of ``L``. ``work`` is
@@ -227,7 +249,7 @@ def _factorisations(k: int) -> SimpleNamespace:
             det *= root[i, i]
         return 2.0 * np.log(det)
 
-    @numba.njit(inline="always")
+    @numba.njit
     def _covariance_gradient(low, expected, n_groups):
         """``d/dL sum_groups log N(u; 0, LL')`` in expectation: ``L'^-1 (E[sum zeta zeta'] - n I)``,
         lower triangle."""
@@ -309,7 +331,7 @@ def _integrals(k: int, products: SimpleNamespace, factors: SimpleNamespace) -> S
             c[2 * r + 1] = w[r] * (xy - lv * x - gr * xx)
         return own
 
-    @numba.njit(inline="always")
+    @numba.njit
     def _patterns(sums, w, low_p, pattern_of):
         """Per design pattern: A, G^-1, Q = G^-1 L', K = L G^-1 L' = M^-1, B = A - AKA, log|G|,
         the root of G inverted (R^-1, for draws), and the pattern's first patient."""
@@ -340,7 +362,7 @@ def _integrals(k: int, products: SimpleNamespace, factors: SimpleNamespace) -> S
                     b_pat[m, i, j] = a[i, j] - b_pat[m, i, j]
         return a_pat, g_inv_pat, q_pat, k_pat, b_pat, root_inv_pat, log_det_pat, first
 
-    @numba.njit(inline="always")
+    @numba.njit
     def _patients(sums, level, growth, w, pattern_of, therapist_of, n_therapists, patterns):
         """Each patient's own integral (summed; the ratings' normalising terms are added by the
         caller), its ``c_p``, and what the patients say about their therapists' effects: ``B_t``
@@ -366,7 +388,7 @@ def _integrals(k: int, products: SimpleNamespace, factors: SimpleNamespace) -> S
             value += -0.5 * (log_det_pat[m] - quadratic)
         return value, c_all, b_t, d_t
 
-    @numba.njit(inline="always")
+    @numba.njit
     def _therapists(low_t, b_t, d_t):
         """The therapist effects' integral (summed) and posterior moments: means, covariances,
         the sum of ``E[xi xi']`` for ``xi = L^-1 a``, and each root of ``G_t`` inverted."""
@@ -408,7 +430,7 @@ def _log_density(
     _cell, _patterns = integrals.cell, integrals.patterns
     _patients, _therapists = integrals.patients, integrals.therapists
 
-    @numba.njit(inline="always")
+    @numba.njit
     def _patient_moments(
         sums, level, growth, w, pattern_of, therapist_of, patterns, c_all, mu_t, sigma_t
     ):
@@ -473,7 +495,7 @@ def _log_density(
                 grad_sums[5, p, r] = -0.5 * w[r]
         return grad_level, grad_growth, grad_sigma, expected_p, sigma_sum, count, grad_sums
 
-    @numba.njit(inline="always")
+    @numba.njit
     def _pattern_spreads(sums, patterns, sigma_sum, count, expected_p, grad_sigma):
         """Adds the covariance parts, per pattern through the sum of its patients' ``Sigma_t``:
         ``Cov(L^-1 b_p)`` to ``expected_p`` and the spread of the lines to ``grad_sigma``."""
@@ -506,7 +528,11 @@ def _log_density(
         """Log-density of all ratings with both levels of effects integrated out, and its
         gradient with respect to ``level``, ``growth`` (P, R), ``sigma`` (R), the lower
         triangles of the patient and therapist Cholesky factors ``chol_p``, ``chol_t``, and the
-        rating sums (6, P, R; last).
+        rating sums (6, P, R; last). ``n_therapists`` is a 0-d integer array and the value a 0-d
+        array, as PyTensor holds scalars: the PyTensor Op's numba form is then this function
+        itself, not a wrapper around it (a wrapper links this function's machine code into its
+        own and optimises it all again: the wrapper's compile was about a third of the numba
+        compile time of a first fit with every cache empty, ``benchmarks/cold_start.py``).
 
         Patients of one design pattern (``pattern_of``: the same count, sum of times and sum of
         squared times per rater) share ``A_p`` and with it every k x k matrix of their own
@@ -516,7 +542,7 @@ def _log_density(
         low_p, low_t = np.tril(chol_p), np.tril(chol_t)
         patterns = _patterns(sums, w, low_p, pattern_of)
         own, c_all, b_t, d_t = _patients(
-            sums, level, growth, w, pattern_of, therapist_of, n_therapists, patterns
+            sums, level, growth, w, pattern_of, therapist_of, n_therapists.item(), patterns
         )
         shared, mu_t, sigma_t, expected_t, _ = _therapists(low_t, b_t, d_t)
         # the gradient, from the effects' posterior moments (Fisher's identity): per patient the
@@ -534,7 +560,8 @@ def _log_density(
             # -N / sigma + (expected residual sum of squares) / sigma^3
             grad_sigma[r] = (grad_sigma[r] / sigma[r] ** 2 - n_ratings) / sigma[r]
         grad_chol_p = _covariance_gradient(low_p, expected_p, n_patients)
-        grad_chol_t = _covariance_gradient(low_t, expected_t, n_therapists)
+        grad_chol_t = _covariance_gradient(low_t, expected_t, n_therapists.item())
+        value = np.array(value, dtype=np.float64)
         return value, grad_level, grad_growth, grad_sigma, grad_chol_p, grad_chol_t, grad_sums
 
     return integrated_log_density

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import arviz as az
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
@@ -13,6 +14,7 @@ from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
 from ..data import SINGLE_RATER
 from ..effects import Units, _contrast, conditional_trajectories, observed_sessions
+from .style import panel_axes, score_label, time_label
 
 # line styles that stay distinct in grey print, in the order of the values
 _STYLES = ("--", "-", ":", "-.", (0, (5, 1, 1, 1)))
@@ -57,11 +59,12 @@ def plot_conditional_effects(
         The covariate's name in the legend (default: its name in the fit), e.g.
         ``"Personal Burdens"``.
     ylabel
-        The y axis label (default: the score column's name in the data, else ``"alliance"``).
+        The y axis label (default: the score column's name and the scale's range,
+        :func:`~alliance_bayes.plots.style.score_label`).
     n_points
         Sessions per line.
     ax
-        Axes to draw on; only for a fit with a single rater.
+        Axes to draw on: one per rater (a single Axes for a fit with one rater).
 
     Returns
     -------
@@ -80,21 +83,17 @@ def plot_conditional_effects(
         idata, covariate, values, sessions=sessions, units=units, n_points=n_points, prob=prob
     )
     raters = list(dict.fromkeys(table["rater"]))
-    if ax is not None and len(raters) > 1:
-        raise ValueError(
-            f"ax= draws one panel, but the fit has {len(raters)} raters {raters}; leave ax out "
-            "to get one panel per rater."
-        )
-    if ax is None:
-        fig, axes = plt.subplots(
-            1, len(raters), figsize=(3.6 * len(raters) + 0.6, 3.6), sharey=True, squeeze=False
-        )
-        axes = list(axes[0])
-    else:
-        fig, axes = ax.figure, [ax]
+    fig, axes = panel_axes(
+        ax,
+        len(raters),
+        f"one panel per rater {raters}",
+        (3.6 * len(raters) + 0.6, 3.6),
+        sharey=True,
+    )
     name = label or covariate
     log_time = table.attrs["time_coding"] == "log"
-    colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.8, len(values)))[::-1]
+    # viridis, or the greys of paper_style(): both stay apart in grey print
+    colors = plt.get_cmap(mpl.rcParams["image.cmap"])(np.linspace(0.1, 0.8, len(values)))[::-1]
     observed = observed_sessions(idata)
     for axis, rater in zip(axes, raters, strict=True):
         rows = table[table["rater"] == rater]
@@ -112,14 +111,14 @@ def plot_conditional_effects(
                 label=_legend_text(name, group.iloc[0], units),
             )
         axis.set_title(_rater_title(idata, rater))
-        axis.set_xlabel("Session")
+        axis.set_xlabel(time_label(idata))
         _session_axis(axis, observed[rater] if sessions is None else np.asarray(sessions), log_time)
         axis.spines[["top", "right"]].set_visible(False)
         axis.grid(axis="y", color="0.9", lw=0.6)
-    axes[0].set_ylabel(ylabel or _score_name(table.attrs["score"]))
+    axes[0].set_ylabel(ylabel or score_label(idata))
     title = f"Average therapist and patient, {100 * prob:g}% credible bands"
     if ax is not None:
-        ax.legend(title=title, frameon=False, fontsize="small", title_fontsize="small")
+        axes[0].legend(title=title, frameon=False, fontsize="small", title_fontsize="small")
         return fig
     handles, labels = axes[0].get_legend_handles_labels()
     ncol = len(labels) if len(raters) > 1 or len(labels) <= 2 else 1
@@ -163,11 +162,6 @@ def _rater_title(idata: az.InferenceData, rater: str) -> str:
         return "" if rater == SINGLE_RATER else str(rater)  # one unnamed rater: no title
     title = f"{role.capitalize()}-rated"
     return title if rater == role else f"{title} ({rater})"
-
-
-def _score_name(score: str) -> str:
-    """The score column's own name (``wai``), capitalised only for the default ``alliance``."""
-    return "Alliance" if score == "alliance" else score
 
 
 def _session_axis(axis: Axes, observed: np.ndarray, log_time: bool) -> None:

@@ -10,11 +10,12 @@ rater with an interval per bin, so figures stay a readable size.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import arviz as az
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .._bins import SessionBins, session_bins
@@ -25,11 +26,16 @@ from ..checks.statistics import (
     predictive_frame,
     statistic_draws,
 )
+from ..report import rater_label
 from ..result import read_attrs
+from .style import cycle_colour, panel_axes, score_label, time_label
 
 
-def _rater_title(rater: str, what: str) -> str:
-    return what if rater == "rating" else f"{rater}-rated {what}"
+def _rater_title(idata: az.InferenceData, rater: str, what: str) -> str:
+    """``Patient-rated ratings``, or ``Ratings`` for the one unnamed rater."""
+    who = rater_label(idata, rater)
+    text = f"{who} {what}" if who else what
+    return text[:1].upper() + text[1:]
 
 
 def _time_coding(idata: az.InferenceData) -> str:
@@ -43,6 +49,10 @@ def plot_trajectories(
     n_patients: int = 8,
     prob: float = 0.9,
     random_seed: int | None = None,
+    *,
+    ylabel: str | None = None,
+    xlabel: str | None = None,
+    ax: Axes | Sequence[Axes] | None = None,
 ) -> Figure:
     """Observed trajectories of a sample of patients against predictive bands per session.
 
@@ -50,20 +60,30 @@ def plot_trajectories(
     pooled; the ``prob`` band, the 50 % band and the median) and the observed lines of
     ``n_patients`` patients drawn at random. Sessions are on a log axis when time is coded as
     ln(session). With more than eight distinct sessions the bands are per time bin, drawn at
-    the bin's mean session, and the axis is ticked at the bins' first sessions.
+    the bin's mean session, and the axis is ticked at the bins' first sessions. The axes are
+    labelled from the data (:func:`~alliance_bayes.plots.style.score_label`, the time column),
+    or by ``ylabel`` / ``xlabel``; ``ax`` takes one Axes per rater.
 
     Examples
     --------
     >>> fig = plot_trajectories(idata, n_patients=10, random_seed=1)
+    >>> fig.axes[0].get_ylabel(), fig.axes[0].get_xlabel()
+    ('Alliance (1–7)', 'Session')
     """
     frame, scale = predictive_frame(idata)
     draws = predictive_draws(idata, group, random_seed)
     rng = np.random.default_rng(random_seed)
     raters = list(dict.fromkeys(frame["rater"]))
-    fig, axes = plt.subplots(1, len(raters), figsize=(5.0 * len(raters), 3.8), squeeze=False)
+    n_sessions = min(len(np.unique(frame["session"])), 8)
+    width = 3.2 + 0.15 * n_sessions  # grows with the sessions shown, at most 8 (time bins)
+    own = ax is None
+    fig, axes = panel_axes(
+        ax, len(raters), f"one per rater {raters}", (width * len(raters), 3.4), sharey=True
+    )
     tail = (1 - prob) / 2
     observed = np.isfinite(frame["alliance"].to_numpy()).any()
-    for ax, rater in zip(axes[0], raters, strict=True):
+    ylabel = ylabel or score_label(idata)
+    for ax, rater in zip(axes, raters, strict=True):
         rows = (frame["rater"] == rater).to_numpy()
         sub = frame[rows]
         bins = session_bins(sub["session"].to_numpy(dtype=float))
@@ -77,9 +97,14 @@ def plot_trajectories(
         for (low, high), alpha, share in (((0, 4), 0.2, prob), ((1, 3), 0.35, 0.5)):
             label = f"{group} predictive {share:.0%}"
             ax.fill_between(
-                sessions, bands[:, low], bands[:, high], color="C0", alpha=alpha, label=label
+                sessions,
+                bands[:, low],
+                bands[:, high],
+                color=cycle_colour(0),
+                alpha=alpha,
+                label=label,
             )
-        ax.plot(sessions, bands[:, 2], color="C0", lw=1.5, label="predictive median")
+        ax.plot(sessions, bands[:, 2], color=cycle_colour(0), lw=1.5, label="predictive median")
         if observed:
             patients = np.unique(sub["patient"].astype(str))
             shown = rng.choice(patients, size=min(n_patients, patients.size), replace=False)
@@ -89,6 +114,7 @@ def plot_trajectories(
                     line["session"],
                     line["alliance"],
                     color="k",
+                    ls="-",
                     lw=0.8,
                     alpha=0.7,
                     marker="o",
@@ -98,24 +124,31 @@ def plot_trajectories(
         if scale is not None:
             for bound in scale:
                 ax.axhline(bound, color="0.5", lw=0.8, ls=":")
-        _session_axis(ax, bins, log=_time_coding(idata) == "log" and bins.lower[0] > 0)
-        ax.set_ylabel("alliance")
-        ax.set_title(_rater_title(str(rater), "alliance"))
+        log = _time_coding(idata) == "log" and bins.lower[0] > 0
+        _session_axis(ax, bins, log=log, label=xlabel or time_label(idata))
+        ax.set_ylabel(ylabel)
+        ax.set_title(_rater_title(idata, str(rater), "ratings"))
         ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    _finish(fig, own)
     return fig
 
 
-def _session_axis(ax: Any, bins: SessionBins, log: bool) -> None:
+def _finish(fig: Figure, own: bool) -> None:
+    """Tight layout for a figure of our own; the caller's figure is left as the caller made it."""
+    if own:
+        fig.tight_layout()
+
+
+def _session_axis(ax: Any, bins: SessionBins, log: bool, label: str = "Session") -> None:
     """Sessions on a log axis (ticked at the sessions, or at the bins' first sessions)."""
     if log:
         ax.set_xscale("log")
         ax.set_xticks(bins.lower, [f"{s:g}" for s in bins.lower])
         ax.minorticks_off()
     if bins.binned:
-        ax.set_xlabel(f"session (predictive bands in {bins.n_bins} bins)")
+        ax.set_xlabel(f"{label} (predictive bands in {bins.n_bins} bins)")
     else:
-        ax.set_xlabel("session")
+        ax.set_xlabel(label)
 
 
 def plot_density(
@@ -123,6 +156,9 @@ def plot_density(
     group: str = "posterior",
     num_pp_samples: int = 50,
     random_seed: int | None = None,
+    *,
+    xlabel: str | None = None,
+    ax: Axes | Sequence[Axes] | None = None,
 ) -> Figure:
     """Density of the observed ratings over densities of predictive replicates, per rater.
 
@@ -137,10 +173,11 @@ def plot_density(
     predictive_draws(idata, group, random_seed)  # make the draws when missing
     observed = "observed_data" in idata.groups()
     raters = list(dict.fromkeys(frame["rater"]))
-    fig, axes = plt.subplots(1, len(raters), figsize=(5.0 * len(raters), 3.6), squeeze=False)
+    own = ax is None
+    fig, axes = panel_axes(ax, len(raters), f"one per rater {raters}", (3.6 * len(raters), 3.0))
     obs = idata[GROUPS[group]]["obs"].to_numpy()
     rng = np.random.default_rng(random_seed)
-    for ax, rater in zip(axes[0], raters, strict=True):
+    for ax, rater in zip(axes, raters, strict=True):
         rows = (frame["rater"] == rater).to_numpy()
         if not observed:  # a planned design: ArviZ's plot_ppc needs observed data
             _predictive_densities(ax, idata, group, rows, num_pp_samples, rng)
@@ -154,10 +191,10 @@ def plot_density(
                 random_seed=random_seed,
                 ax=ax,
             )
-        ax.set_title(_rater_title(str(rater), f"alliance ({group} predictive)"))
-        ax.set_xlabel("alliance")
-        ax.set_ylabel("density")
-    fig.tight_layout()
+        ax.set_title(_rater_title(idata, str(rater), f"ratings ({group} predictive)"))
+        ax.set_xlabel(xlabel or score_label(idata))
+        ax.set_ylabel("Density")
+    _finish(fig, own)
     return fig
 
 
@@ -171,9 +208,11 @@ def _predictive_densities(
     for k, i in enumerate(rng.choice(len(draws), size=min(n, len(draws)), replace=False)):
         grid, density = kde(draws[i])
         label = f"{group} predictive" if k == 0 else None
-        ax.plot(grid, density, color="C0", alpha=0.2, lw=0.8, label=label)
+        ax.plot(grid, density, color=cycle_colour(0), alpha=0.2, lw=0.8, label=label)
     grid, density = kde(draws.ravel())
-    ax.plot(grid, density, color="C1", ls="--", lw=1.5, label=f"{group} predictive (pooled)")
+    ax.plot(
+        grid, density, color=cycle_colour(1), ls="--", lw=1.5, label=f"{group} predictive (pooled)"
+    )
     ax.legend(fontsize=7)
 
 
@@ -184,6 +223,7 @@ def plot_statistics(
     *,
     columns: int = 4,
     random_seed: int | None = None,
+    ax: Axes | Sequence[Axes] | None = None,
 ) -> Figure:
     """One panel per statistic and rater: the predictive distribution and the observed value.
 
@@ -191,7 +231,7 @@ def plot_statistics(
     the statistic and the rater, and gives the (mid-)p-value. A statistic per time bin (more
     than eight distinct sessions: see :mod:`alliance_bayes.checks.statistics`) gets one panel
     per rater: the ``90 %`` and 50 % predictive intervals and the observed value per bin, with
-    each bin's p-value under its label.
+    each bin's p-value under its label. ``ax`` takes one Axes per panel.
 
     Examples
     --------
@@ -201,15 +241,20 @@ def plot_statistics(
     panels = _panels(statistic_draws(idata, statistics, group, random_seed))
     columns = max(1, min(columns, len(panels)))
     rows = int(np.ceil(len(panels) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(3.0 * columns, 2.4 * rows), squeeze=False)
-    for ax, panel in zip(axes.flat, panels, strict=False):
+    own = ax is None
+    fig, axes = panel_axes(
+        ax,
+        len(panels),
+        "one per statistic and rater",
+        (2.6 * columns, 2.2 * rows),
+        nrows=rows,
+    )
+    for panel_ax, panel in zip(axes, panels, strict=True):
         if panel[0].binned:
-            _binned_panel(ax, panel)
+            _binned_panel(panel_ax, panel)
         else:
-            _histogram_panel(ax, panel[0], group)
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.set_visible(False)
-    fig.tight_layout()
+            _histogram_panel(panel_ax, panel[0], group)
+    _finish(fig, own)
     return fig
 
 
@@ -224,7 +269,7 @@ def _panels(items: list[StatisticDraws]) -> list[list[StatisticDraws]]:
 def _histogram_panel(ax: Any, item: StatisticDraws, group: str) -> None:
     draws = item.draws[np.isfinite(item.draws)]
     if draws.size:
-        ax.hist(draws, bins=30, color="C0", alpha=0.6, label=f"{group} predictive")
+        ax.hist(draws, bins=30, color=cycle_colour(0), alpha=0.6, label=f"{group} predictive")
     if np.isfinite(item.observed):
         ax.axvline(item.observed, color="k", lw=2, label="observed")
     ax.set_title(f"{item.statistic}\n{item.rater}", fontsize=9)
@@ -243,8 +288,8 @@ def _binned_panel(ax: Any, items: list[StatisticDraws]) -> None:
             for d in (item.draws[np.isfinite(item.draws)] for item in items)
         ]
     )
-    ax.vlines(x, quantiles[:, 0], quantiles[:, 3], color="C0", lw=1.2, alpha=0.6)
-    ax.vlines(x, quantiles[:, 1], quantiles[:, 2], color="C0", lw=4, alpha=0.6)
+    ax.vlines(x, quantiles[:, 0], quantiles[:, 3], color=cycle_colour(0), lw=1.2, alpha=0.6)
+    ax.vlines(x, quantiles[:, 1], quantiles[:, 2], color=cycle_colour(0), lw=4, alpha=0.6)
     ax.plot(x, [item.observed for item in items], "o", color="k", ms=3.5)
     labels = [
         f"{item.label}\n{item.p_value:.2f}" if np.isfinite(item.p_value) else str(item.label)
@@ -256,7 +301,11 @@ def _binned_panel(ax: Any, items: list[StatisticDraws]) -> None:
 
 
 def plot_loo_pit(
-    idata: az.InferenceData, ecdf: bool = True, random_seed: int | None = None
+    idata: az.InferenceData,
+    ecdf: bool = True,
+    random_seed: int | None = None,
+    *,
+    ax: Axes | Sequence[Axes] | None = None,
 ) -> Figure:
     """LOO-PIT per rater (ArviZ's ``plot_loo_pit``).
 
@@ -265,7 +314,7 @@ def plot_loo_pit(
     are too wide, an inverted S too narrow, a slope one-sided bias. With ``ecdf=True`` the
     difference between their ECDF and the uniform one is shown with a simultaneous band. Ratings
     exactly at a bound of the scale under the censored likelihood have a PIT of one (or zero),
-    which shows as a step at the end.
+    which shows as a step at the end. ``ax`` takes one Axes per rater.
 
     Examples
     --------
@@ -286,15 +335,16 @@ def plot_loo_pit(
         reff = 1.0
     log_weights = az.psislw(-loglik, reff=reff)[0].to_numpy()
     raters = list(dict.fromkeys(frame["rater"]))
-    fig, axes = plt.subplots(1, len(raters), figsize=(4.5 * len(raters), 3.6), squeeze=False)
+    own = ax is None
+    fig, axes = panel_axes(ax, len(raters), f"one per rater {raters}", (3.6 * len(raters), 3.0))
     y = frame["alliance"].to_numpy()
-    for ax, rater in zip(axes[0], raters, strict=True):
+    for ax, rater in zip(axes, raters, strict=True):
         rows = (frame["rater"] == rater).to_numpy()
         az.plot_loo_pit(
             y=y[rows], y_hat=y_hat[rows], log_weights=log_weights[rows], ecdf=ecdf, ax=ax
         )
-        ax.set_title(_rater_title(str(rater), "alliance: LOO-PIT"))
+        ax.set_title(_rater_title(idata, str(rater), "ratings: LOO-PIT"))
         ax.set_xlabel("LOO-PIT")
-        ax.set_ylabel("ECDF difference" if ecdf else "density")
-    fig.tight_layout()
+        ax.set_ylabel("ECDF difference" if ecdf else "Density")
+    _finish(fig, own)
     return fig

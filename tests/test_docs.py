@@ -1,0 +1,226 @@
+"""The documentation site: ``mkdocs build --strict`` passes (broken internal links and anchors,
+pages left out of the nav and docstrings mkdocstrings cannot read all fail it), the API pages
+cover the public API, and nothing in the built site fetches from the network (no CDN scripts,
+stylesheets or fonts): the site must read from the disk, offline.
+
+The Python blocks of the pages are run by ``tests/test_readme.py``; the screenshots by
+``scripts/screenshot_docs.py`` (tested here when Debian's ``chromium`` is installed).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+from mkdocs.utils.yaml import yaml_load
+
+import alliance_bayes
+from alliance_bayes import plots
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "mkdocs.yml"
+SCRIPT = ROOT / "scripts" / "screenshot_docs.py"
+
+# the attributes by which a page makes the browser fetch something, per tag
+FETCHING = {
+    "script": ("src",),
+    "link": ("href",),
+    "img": ("src", "srcset"),
+    "iframe": ("src",),
+    "source": ("src", "srcset"),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "object": ("data",),
+    "embed": ("src",),
+    "track": ("src",),
+}
+NOT_FETCHED_LINKS = {"canonical", "alternate", "author", "license"}  # link rels that only name
+REMOTE = re.compile(r"^\s*(?:https?:)?//", re.IGNORECASE)
+CSS_REMOTE = re.compile(r"(?:@import\s+(?:url\()?|url\()\s*['\"]?\s*(?:https?:)?//", re.I)
+
+
+def build_site(config: Path, out: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(out)],
+        cwd=config.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+class _Fetches(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "link" and set(values.get("rel", "").lower().split()) & NOT_FETCHED_LINKS:
+            return
+        for name in FETCHING.get(tag, ()):
+            for url in values.get(name, "").split(","):
+                if REMOTE.match(url):
+                    self.found.append(f"<{tag} {name}={url.strip()!r}>")
+        if CSS_REMOTE.search(values.get("style", "")):
+            self.found.append(f"<{tag} style=...> with a remote url()")
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style and CSS_REMOTE.search(data):
+            self.found.append("<style> with a remote url() or @import")
+
+
+def external_fetches(html: str) -> list[str]:
+    """The tags of an HTML page that would fetch from the network when the page is viewed."""
+    parser = _Fetches()
+    parser.feed(html)
+    return parser.found
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    result = build_site(CONFIG, out)
+    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr[-4000:]}"
+    return out
+
+
+def test_the_fetch_finder_flags_remote_scripts_styles_and_fonts():
+    html = """
+    <link rel="stylesheet" href="https://fonts.googleapis.com/css?family=Roboto">
+    <link rel="canonical" href="https://example.org/page/">
+    <script src="//cdn.example.org/mathjax.js"></script>
+    <script src="assets/bundle.js"></script>
+    <img srcset="a.png 1x, https://example.org/b.png 2x">
+    <a href="https://github.com/">a link is not a fetch</a>
+    <div style="background: url('https://example.org/x.png')"></div>
+    <style>@import url(https://fonts.example.org/x.css);</style>
+    """
+    found = external_fetches(html)
+    assert len(found) == 5, found
+    assert any("fonts.googleapis.com" in f for f in found)
+    assert any("mathjax" in f for f in found)
+    assert not any("canonical" in f or "github" in f for f in found)
+
+
+def test_the_site_builds_strictly_and_fetches_nothing_from_the_network(site):
+    pages = sorted(site.rglob("*.html"))
+    for expected in [
+        "index.html",
+        "getting-started.html",
+        "concepts.html",
+        "api/models.html",
+        "notebooks/01_quickstart.html",
+        "benchmarks.html",
+        "architecture.html",
+    ]:
+        assert (site / expected).is_file(), expected
+    fetches = {
+        str(page.relative_to(site)): found
+        for page in pages
+        if (found := external_fetches(page.read_text(encoding="utf-8")))
+    }
+    assert fetches == {}
+    styles = [css for css in site.rglob("*.css") if CSS_REMOTE.search(css.read_text("utf-8"))]
+    assert styles == []
+
+
+def api_directives() -> set[str]:
+    names = set()
+    for page in (ROOT / "docs" / "api").glob("*.md"):
+        names |= set(re.findall(r"^::: (\S+)", page.read_text(), flags=re.MULTILINE))
+    return names
+
+
+def test_the_api_pages_render_every_public_name(site):
+    """Every name of ``alliance_bayes.__all__`` and of ``plots.__all__`` has a heading of its
+    own in the built API pages (a directive whose object griffe cannot find fails the build)."""
+    ids = set()
+    for page in (site / "api").glob("*.html"):
+        ids |= set(re.findall(r'<h\d id="([^"]+)"', page.read_text(encoding="utf-8")))
+    public = [f"alliance_bayes.{name}" for name in alliance_bayes.__all__]
+    public += [f"alliance_bayes.plots.{name}" for name in plots.__all__]
+    missing = [
+        name
+        for name in public
+        if not any(i == name or i.endswith("." + name.split(".")[-1]) for i in ids)
+    ]
+    assert missing == [], f"not on an API page (docs/api/*.md): {missing}"
+    assert "alliance_bayes.plots" in api_directives()
+
+
+def test_the_api_pages_show_no_sphinx_roles(site):
+    """``:class:`X``` in a docstring is shown as the code ``X`` (scripts/griffe_sphinx_roles.py),
+    not as the text ":class:" before it."""
+    shown = {
+        page.name: len(found)
+        for page in (site / "api").glob("*.html")
+        if (found := re.findall(r":(?:class|func|meth|mod|attr|data|exc):", page.read_text()))
+    }
+    assert shown == {}
+
+
+def test_sphinx_roles_become_code_spans():
+    module = _load(ROOT / "scripts" / "griffe_sphinx_roles.py")
+    text = "See :func:`~alliance_bayes.fit.fit`, :py:class:`AllianceData` and :meth:`Store.open`."
+    assert module.plain_roles(text) == "See `fit`, `AllianceData` and `Store.open`."
+
+
+def test_a_broken_link_or_anchor_fails_the_strict_build(tmp_path):
+    """The project's own validation settings turn a link to a missing page or anchor into an
+    error (a cheap site with the same settings, so the check does not depend on the pages)."""
+    config = yaml_load(CONFIG.read_text())  # mkdocs' loader: it knows !ENV
+    small = {
+        key: config[key] for key in ("site_name", "strict", "use_directory_urls", "validation")
+    }
+    small["theme"] = {"name": "mkdocs"}
+    small["markdown_extensions"] = [{"toc": {"permalink": True}}]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text("# Home\n\n[gone](gone.md) and [anchor](other.md#nowhere)\n")
+    (docs / "other.md").write_text("# Other\n\n## Somewhere\n")
+    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(small))
+    result = build_site(tmp_path / "mkdocs.yml", tmp_path / "site")
+    assert result.returncode != 0
+    assert "gone.md" in result.stderr
+    assert "nowhere" in result.stderr
+
+
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_the_home_and_api_pages_render_offline_in_chromium(site, tmp_path):
+    """Headless Chromium with every network request sent to a closed port: the pages still
+    render with the theme's own styles (the indigo header bar), so they need nothing remote."""
+    import matplotlib.image
+
+    module = _load(SCRIPT)
+    shots = module.screenshot_site(site, tmp_path)
+    assert sorted(shots) == ["api", "home"]
+    for path in shots.values():
+        assert path.stat().st_size < 500_000
+        image = matplotlib.image.imread(path)[..., :3]
+        header = image[10:40, 300:900].reshape(-1, 3).mean(axis=0)  # Material's indigo bar
+        assert header[2] > header[0] + 0.2, f"{path.name}: no styled header ({header})"
+        body = image[200:].reshape(-1, 3)
+        assert (body.std(axis=0) > 0.05).all(), f"{path.name}: the page body is blank"
