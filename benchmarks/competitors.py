@@ -83,6 +83,7 @@ class Settings:
     replicates: int
     n_therapists: int | None  # None: the spec's design (70 therapists, 227 patients)
     seed: int
+    likelihood: str = "normal"  # the brms comparison's model (normal, censored, student_t)
 
 
 FULL = Settings(draws=1000, tune=1000, chains=4, replicates=1, n_therapists=None, seed=2013)
@@ -405,6 +406,349 @@ def run(settings: Settings, competitors: list[str], out: Path, tag: str) -> list
     return rows
 
 
+# ---------------------------------------------------------------------------- brms (manual)
+BRMS_SCRIPT = Path(__file__).with_name("brms_fit.R")
+BRMS_LIKELIHOODS = ("normal", "censored", "student_t")
+BRMS_SMOKE = Settings(draws=60, tune=60, chains=2, replicates=1, n_therapists=6, seed=7)
+# the simulated data sets of the censored and Student-t comparisons: Truth.nissen_lie_2013()
+# with a higher patient-rated level (a sixth of patient ratings at the ceiling of 7), resp.
+# Student-t residuals with few degrees of freedom (outlying sessions)
+CEILING_PATIENT_LEVEL = 6.05
+OUTLIER_NU = 3.0
+
+
+@dataclass(frozen=True)
+class Shared:
+    """One parameter both fits have: our scalar name, its selection, brms's column."""
+
+    name: str  # our scalar name, e.g. "therapist_sd[patient:level]"
+    variable: str  # our variable, e.g. "therapist_sd"
+    selection: tuple[tuple[str, str], ...]  # (dim, label) pairs
+    brms: str  # brms's draw column, e.g. "sd_therapist__raterpatient"
+    log_scale: bool = False  # brms's draws are the log of ours (sigma ~ 0 + rater)
+
+
+def brms_study(settings: Settings) -> ab.AllianceData:
+    """The data of one brms comparison: the shipped Nissen-Lie data for the normal model at full
+    size, else simulated from ``Design.nissen_lie_2013()`` (smaller with ``n_therapists``) by the
+    package's simulator with ``settings.likelihood``'s model (see CEILING_PATIENT_LEVEL,
+    OUTLIER_NU)."""
+    if settings.likelihood == "normal" and settings.n_therapists is None:
+        return ab.datasets.load("nissen_lie_2013")
+    design = ab.Design.nissen_lie_2013()
+    if settings.n_therapists is not None:
+        design.n_therapists = settings.n_therapists
+        design.patients_per_therapist = 3
+    values = dict(ab.Truth.nissen_lie_2013().values)
+    if settings.likelihood == "censored":
+        values["level"] = values["level"] | {"patient": CEILING_PATIENT_LEVEL}
+    if settings.likelihood == "student_t":
+        values["nu"] = OUTLIER_NU
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a planned design has no outcome yet to check
+        model = ab.growth_model(
+            design.to_data(random_seed=settings.seed), likelihood=settings.likelihood
+        )
+    return ab.simulate(model, ab.Truth(values), random_seed=settings.seed + 1)
+
+
+def brms_frame(data: ab.AllianceData) -> pd.DataFrame:
+    """One row per observed rating as brms reads it: the outcome ``y``, ``cens`` (``left`` /
+    ``right`` at the scale's bounds, else ``none``), the rater's label, the coded time
+    ``data.time``, therapist and patient ids and the standardised therapist covariates, the
+    very inputs of alliance_bayes's model."""
+    covariates = data.therapist_covariates
+    if not np.all(np.isfinite(covariates.values)):
+        therapists, columns = np.nonzero(~np.isfinite(covariates.values))
+        raise ValueError(
+            f"therapist covariates {sorted({covariates.names[k] for k in columns})} are missing "
+            f"for therapists {sorted({data.coords['therapist'][t] for t in therapists})}: brms "
+            "would drop their ratings, alliance_bayes imputes them; the fits would differ."
+        )
+    rows = np.flatnonzero(np.isfinite(data.score))
+    y = data.score[rows]
+    cens = np.full(len(rows), "none", dtype=object)
+    if data.scale is not None:
+        cens[y <= data.scale[0]] = "left"
+        cens[y >= data.scale[1]] = "right"
+    therapist = data.obs_therapist[rows]
+    frame = pd.DataFrame(
+        {
+            "y": y,
+            "cens": cens,
+            "rater": np.asarray(data.coords["rater"], dtype=object)[data.obs_rater[rows]],
+            "time": data.time[rows],
+            "therapist": [f"t{t}" for t in therapist],
+            "patient": [f"p{p}" for p in data.obs_patient[rows]],
+        }
+    )
+    for k, name in enumerate(covariates.names):
+        frame[name] = covariates.values[therapist, k]
+    return frame
+
+
+def brms_shared(data: ab.AllianceData, likelihood: str) -> list[Shared]:
+    """The shared parameters of the dual-rater growth model, ours <-> brms's names.
+
+    brms's fixed effects of ``0 + rater + rater:time + rater:(z) + rater:time:(z)`` are
+    ``b_rater<r>``, ``b_rater<r>:time``, ``b_rater<r>:<z>``, ``b_rater<r>:time:<z>``; the group
+    terms of ``(0 + rater + rater:time | g)`` are ``rater<r>`` (our ``<r>:level``) and
+    ``rater<r>:time`` (``<r>:growth``), in that order, for ``sd_<g>__<term>`` and
+    ``cor_<g>__<earlier term>__<later term>``; ``sigma ~ 0 + rater`` is ``b_sigma_rater<r>`` on
+    the log scale.
+    """
+    raters = list(data.coords["rater"])
+    covariates = list(data.therapist_covariates.names)
+    shared: list[Shared] = []
+
+    def add(variable: str, selection: dict[str, str], brms: str, log_scale: bool = False):
+        name = ab.vocabulary.scalar_name(variable, list(selection.values()))
+        shared.append(Shared(name, variable, tuple(selection.items()), brms, log_scale))
+
+    for r in raters:
+        add("level", {"rater": r}, f"b_rater{r}")
+        add("growth", {"rater": r}, f"b_rater{r}:time")
+    for r in raters:
+        for k in covariates:
+            add("level_coef", {"rater": r, "therapist_covariate": k}, f"b_rater{r}:{k}")
+            add("growth_coef", {"rater": r, "therapist_covariate": k}, f"b_rater{r}:time:{k}")
+    for r in raters:
+        add("sigma", {"rater": r}, f"b_sigma_rater{r}", log_scale=True)
+    if likelihood == "student_t":
+        add("nu", {}, "nu")
+    ours = [f"{r}:{part}" for r in raters for part in ("level", "growth")]
+    term = {f"{r}:level": f"rater{r}" for r in raters}
+    term |= {f"{r}:growth": f"rater{r}:time" for r in raters}
+    order = [f"rater{r}" for r in raters] + [f"rater{r}:time" for r in raters]
+    for group in ("therapist", "patient"):
+        for c in ours:
+            add(f"{group}_sd", {"component": c}, f"sd_{group}__{term[c]}")
+        for i, later in enumerate(ours):
+            for earlier in ours[:i]:
+                first, second = sorted((term[later], term[earlier]), key=order.index)
+                add(
+                    f"{group}_corr",
+                    {"component": later, "component_": earlier},
+                    f"cor_{group}__{first}__{second}",
+                )
+    return shared
+
+
+def brms_draws(table: pd.DataFrame, shared: list[Shared]) -> dict[str, np.ndarray]:
+    """(chain, draw) arrays of brms's draws (``draws.csv``), keyed by our scalar names, sigma
+    exponentiated."""
+    missing = [s.brms for s in shared if s.brms not in table]
+    if missing:
+        raise KeyError(f"brms's draws lack {missing}; its columns are {list(table.columns)}.")
+    table = table.sort_values([".chain", ".iteration"])
+    chains = table[".chain"].nunique()
+    out = {}
+    for s in shared:
+        values = table[s.brms].to_numpy(dtype=float).reshape(chains, -1)
+        out[s.name] = np.exp(values) if s.log_scale else values
+    return out
+
+
+def ours_draws(posterior, shared: list[Shared]) -> dict[str, np.ndarray]:
+    """(chain, draw) arrays of our posterior's shared parameters, keyed by their scalar names."""
+    return {s.name: posterior[s.variable].sel(dict(s.selection)).to_numpy() for s in shared}
+
+
+def agreement(ours: dict[str, np.ndarray], brms: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per shared parameter: (our posterior mean - brms's) / brms's posterior SD."""
+    return {
+        name: float((ours[name].mean() - brms[name].mean()) / brms[name].std(ddof=1))
+        for name in brms
+    }
+
+
+def run_brms(data: ab.AllianceData, settings: Settings) -> tuple[dict, dict[str, np.ndarray]]:
+    """brms (rstan, ``cores=2``) on ``data``: compile (``chains=0``) and sampling timed apart."""
+    import subprocess
+    import tempfile
+
+    shared = brms_shared(data, settings.likelihood)
+    with tempfile.TemporaryDirectory(prefix="brms_") as folder:
+        folder = Path(folder)
+        brms_frame(data).to_csv(folder / "data.csv", index=False)
+        config = {
+            "data": str(folder / "data.csv"),
+            "out": str(folder),
+            "likelihood": settings.likelihood,
+            "raters": list(data.coords["rater"]),
+            "covariates": list(data.therapist_covariates.names),
+            "chains": settings.chains,
+            "iter": settings.tune + settings.draws,
+            "warmup": settings.tune,
+            "cores": min(2, settings.chains),
+            "seed": settings.seed,
+        }
+        (folder / "config.json").write_text(json.dumps(config))
+        load = os.getloadavg()[0]
+        subprocess.run(["Rscript", str(BRMS_SCRIPT), str(folder / "config.json")], check=True)
+        stats = json.loads((folder / "stats.json").read_text())
+        draws = brms_draws(pd.read_csv(folder / "draws.csv"), shared)
+    row = figures(draws, stats["divergences"], stats["compile_s"], stats["sample_s"])
+    row |= {
+        "load_average_1min": round(load, 2),
+        "posterior_min_bulk_ess": round(float(stats["min_bulk_ess"]), 1),
+        "posterior_min_ess_parameter": stats["min_ess_parameter"],
+        "warmup_s_per_chain": stats["warmup_s_per_chain"],
+        "sample_s_per_chain": stats["sample_s_per_chain"],
+        "formula": stats["formula"],
+        "versions": stats["versions"],
+    }
+    return row, draws
+
+
+def run_alliance_bayes_dual(
+    data: ab.AllianceData, settings: Settings
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """``ab.fit`` at its defaults on the dual-rater model of ``settings.likelihood``; compile
+    timed apart (the in-process compiled model dropped first)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the normal model's ceiling warning
+        model = ab.growth_model(data, likelihood=settings.likelihood)
+    clear_compile_cache()
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
+    compiled_model(model)
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    idata = ab.fit(
+        model,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        random_seed=settings.seed,
+        progressbar=False,
+        log_likelihood=False,
+        random_effects=False,
+    )
+    sample_s = time.perf_counter() - start
+    draws = ours_draws(idata.posterior, brms_shared(data, settings.likelihood))
+    row = figures(draws, _divergences(idata), compile_s, sample_s)
+    return row | {"load_average_1min": round(load, 2)}, draws
+
+
+def brms_comparison(settings: Settings) -> list[dict]:
+    """brms and alliance_bayes on one data set (``settings.likelihood``): two rows, brms's with
+    the ratios (ours / brms) and the posterior-mean differences in brms's posterior SDs."""
+    data = brms_study(settings)
+    at_bounds = {
+        rater: [round(share, 3) for share in shares]
+        for rater, shares in ab.models.growth.bound_shares(data).items()
+    }
+    common = {
+        "likelihood": settings.likelihood,
+        "n_obs": int(np.isfinite(data.score).sum()),
+        "n_therapists": data.n_therapists,
+        "n_patients": data.n_patients,
+        "share_at_bounds": at_bounds,
+    }
+    ours, our_draws = run_alliance_bayes_dual(data, settings)
+    ours = {"competitor": "alliance_bayes"} | common | ours
+    print(json.dumps(ours), flush=True)
+    theirs, their_draws = run_brms(data, settings)
+    differences = agreement(our_draws, their_draws)
+    worst = max(differences, key=lambda name: abs(differences[name]))
+    theirs = {"competitor": "brms"} | common | theirs
+    # the issue's target: fixed effects (with sigma) and random-effect SDs, not correlations or nu
+    targeted = {k: v for k, v in differences.items() if "_corr[" not in k and k != "nu"}
+    worst_targeted = max(targeted, key=lambda name: abs(targeted[name]))
+    theirs |= {
+        "max_abs_mean_difference_in_sd": round(abs(differences[worst]), 3),
+        "max_difference_parameter": worst,
+        "max_abs_mean_difference_fixed_and_sd": round(abs(targeted[worst_targeted]), 3),
+        "max_difference_fixed_and_sd_parameter": worst_targeted,
+        "mean_difference_in_sd": {k: round(v, 3) for k, v in differences.items()},
+    }
+    for key in ("ess_per_s", "ess_per_s_with_compile"):
+        theirs[f"ours_over_this_{key}"] = round(ours[key] / theirs[key], 2)
+    ours |= {"ours_over_this_ess_per_s": 1.0, "ours_over_this_ess_per_s_with_compile": 1.0}
+    print(json.dumps({k: v for k, v in theirs.items() if k != "mean_difference_in_sd"}), flush=True)
+    return [ours, theirs]
+
+
+def brms_markdown(rows: list[dict], info: dict, settings: Settings) -> str:
+    columns = [
+        ("likelihood", "likelihood"),
+        ("competitor", "competitor"),
+        ("n_obs", "ratings"),
+        ("compile_s", "compile s"),
+        ("sample_s", "sampling s"),
+        ("load_average_1min", "load avg"),
+        ("min_bulk_ess", "min bulk ESS"),
+        ("ess_per_s", "ESS/s"),
+        ("ess_per_s_with_compile", "ESS/s incl. compile"),
+        ("divergences", "divergences"),
+        ("max_r_hat", "max R-hat"),
+        ("ours_over_this_ess_per_s", "ours / this, ESS/s"),
+        ("ours_over_this_ess_per_s_with_compile", "ours / this, incl. compile"),
+        ("max_abs_mean_difference_fixed_and_sd", "max \\|mean diff\\| / brms SD, fixed + SDs"),
+        ("max_difference_fixed_and_sd_parameter", "at"),
+        ("max_abs_mean_difference_in_sd", "max \\|mean diff\\| / brms SD, all"),
+        ("max_difference_parameter", "at"),
+    ]
+    brms_versions = next((r["versions"] for r in rows if "versions" in r), {})
+    lines = [
+        "# brms against alliance_bayes (dual-rater growth model)",
+        "",
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; "
+        f"{info['platform']}; Python {info['python']}.",
+        "Versions: "
+        + ", ".join(f"{k} {v}" for k, v in (info["versions"] | brms_versions).items() if v)
+        + ".",
+        f"Settings: {settings.chains} chains x {settings.draws} draws after {settings.tune} "
+        "warmup, defaults otherwise (brms: rstan, cores = 2, its default priors; alliance_bayes: "
+        "`ab.fit` defaults, compile timed apart after dropping the in-process compiled model).",
+        "Min bulk ESS (arviz) and max R-hat over the shared parameters: fixed effects, sigma "
+        "(brms: exp of b_sigma_*), nu, therapist and patient SDs and correlations. "
+        "Mean diff: (alliance_bayes's posterior mean - brms's) / brms's posterior SD.",
+        "",
+        "| " + " | ".join(title for _, title in columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
+    for row in rows:
+        cells = ["" if row.get(key) is None else str(row.get(key)) for key, _ in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    for row in rows:
+        if "mean_difference_in_sd" not in row:
+            continue
+        lines += [
+            "",
+            f"{row['likelihood']}: {row['n_obs']} ratings, {row['n_therapists']} therapists, "
+            f"{row['n_patients']} patients; share of ratings at the bounds (low, high) per "
+            f"rater: {row['share_at_bounds']}. brms formula: `{row['formula']}`.",
+            "",
+            "| parameter | (ours - brms) / brms SD | ours | brms |",
+            "|---|---|---|---|",
+        ]
+        ours = next(
+            r
+            for r in rows
+            if r["competitor"] == "alliance_bayes" and r["likelihood"] == row["likelihood"]
+        )
+        for name, value in row["mean_difference_in_sd"].items():
+            lines.append(f"| {name} | {value} | {ours['means'][name]} | {row['means'][name]} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_brms_comparisons(
+    settings: Settings, likelihoods: list[str], out: Path, tag: str
+) -> list[dict]:
+    """Every likelihood in turn; the results are written after each (a later fit may fail)."""
+    rows = []
+    info = machine()
+    out.mkdir(parents=True, exist_ok=True)
+    for likelihood in likelihoods:
+        rows += brms_comparison(Settings(**(settings.__dict__ | {"likelihood": likelihood})))
+        report = {"machine": info, "settings": settings.__dict__, "rows": rows}
+        (out / f"brms{tag}.json").write_text(json.dumps(report, indent=1) + "\n")
+        (out / f"brms{tag}.md").write_text(brms_markdown(rows, info, settings))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny settings (CI)")
@@ -413,8 +757,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument(
         "--competitors", help="comma-separated (default: all; --smoke: no conditional variant)"
     )
+    parser.add_argument(
+        "--brms",
+        help="comma-separated likelihoods (normal,censored,student_t): compare brms and "
+        "alliance_bayes on the dual-rater model instead (needs R with brms; manual)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
+    if args.brms:
+        likelihoods = args.brms.split(",")
+        unknown = sorted(set(likelihoods) - set(BRMS_LIKELIHOODS))
+        if unknown:
+            parser.error(f"--brms takes likelihoods among {list(BRMS_LIKELIHOODS)}; got {unknown}.")
+        settings = BRMS_SMOKE if args.smoke else FULL
+        if args.draws:
+            settings = Settings(**(settings.__dict__ | {"draws": args.draws}))
+        return run_brms_comparisons(settings, likelihoods, args.out, "_smoke" if args.smoke else "")
     settings = SMOKE if args.smoke else FULL
     changes = {k: v for k, v in {"replicates": args.replicates, "draws": args.draws}.items() if v}
     settings = Settings(**(settings.__dict__ | changes))
