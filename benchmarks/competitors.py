@@ -177,9 +177,11 @@ def _divergences(idata) -> int:
 
 
 # ---------------------------------------------------------------------------- competitors
-def run_alliance_bayes(data, settings: Settings, marginal: bool | None = None) -> dict:
-    model = ab.growth_model(data, spec=spec_for(settings, marginal=marginal))
-    clear_compile_cache()
+
+
+def compile_then_fit(model, settings: Settings):
+    """The model compiled (timed alone), then ``ab.fit`` at ``settings``: (idata, compile s,
+    sampling s)."""
     start = time.perf_counter()
     compiled_model(model)
     compile_s = time.perf_counter() - start
@@ -194,7 +196,13 @@ def run_alliance_bayes(data, settings: Settings, marginal: bool | None = None) -
         log_likelihood=False,
         random_effects=False,
     )
-    sample_s = time.perf_counter() - start
+    return idata, compile_s, time.perf_counter() - start
+
+
+def run_alliance_bayes(data, settings: Settings, marginal: bool | None = None) -> dict:
+    model = ab.growth_model(data, spec=spec_for(settings, marginal=marginal))
+    clear_compile_cache()
+    idata, compile_s, sample_s = compile_then_fit(model, settings)
     return figures(_ours_draws(idata.posterior), _divergences(idata), compile_s, sample_s)
 
 
@@ -611,21 +619,7 @@ def run_alliance_bayes_dual(
         model = ab.growth_model(data, likelihood=settings.likelihood)
     clear_compile_cache()
     load = os.getloadavg()[0]
-    start = time.perf_counter()
-    compiled_model(model)
-    compile_s = time.perf_counter() - start
-    start = time.perf_counter()
-    idata = ab.fit(
-        model,
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        random_seed=settings.seed,
-        progressbar=False,
-        log_likelihood=False,
-        random_effects=False,
-    )
-    sample_s = time.perf_counter() - start
+    idata, compile_s, sample_s = compile_then_fit(model, settings)
     draws = ours_draws(idata.posterior, brms_shared(data, settings.likelihood))
     row = figures(draws, _divergences(idata), compile_s, sample_s)
     return row | {"load_average_1min": round(load, 2)}, draws
