@@ -18,10 +18,16 @@ and covariances only:
 * ``b_p | a_t, y ~ N(K_p (c_p - A_p a_t), K_p)``, ``K_p = L G_p^-1 L'``, so a patient's total
   effect ``e_p = a_t + b_p`` has mean ``mu_t + K_p (c_p - A_p mu_t)`` and covariance
   ``(I - K_p A_p) Sigma_t (I - K_p A_p)' + K_p``;
-* for a covariance ``S = L L'`` and effects ``u``, ``d/dL log N(u; 0, S) = L'^-1 (zeta zeta' - I)``
-  with ``zeta = L^-1 u`` (lower triangle); for a patient ``E[zeta zeta'] = G_p^-1 + Q_p A_p
-  Sigma_t A_p Q_p' + E[zeta] E[zeta]'`` with ``Q_p = G_p^-1 L'``, so no inverse of ``L`` is
-  needed until the last step.
+* for a covariance factor ``L`` the effects are written ``u = L eta`` with standard-normal
+  ``eta`` (non-centred), so ``L`` appears in the joint density only through the data term
+  ``exp(eta' L' v - eta' L' A L eta / 2)``: its gradient is ``E[v eta'] - A L E[eta eta']``
+  (lower triangle), with no inverse of ``L``. ``L`` may then be singular: an SD of zero (no
+  therapist slopes, ``ModelSpec.therapist_slopes=False``) is a zero row. For a therapist that is
+  ``(d_t - B_t mu_t) xi_t' - B_t Q_t'`` (``xi_t = E[eta_t] = Q_t d_t``, ``Q_t = G_t^-1 L'``); for a
+  patient, with ``v = c_p - A_p a_t`` (mean ``vbar``) and ``E[v v'] = vbar vbar' + A_p Sigma_t
+  A_p``, it is ``(I - A_p K_p) E[v v'] Q_p' - A_p Q_p'``: per patient ``(vbar - A_p E[b_p])
+  zeta_p'`` (``zeta_p = Q_p vbar``) and per design pattern ``(B_p S - n I) A_p Q_p'``, ``S`` the
+  sum of its patients' ``Sigma_t``.
 
 Notation as in ``_marginal``: ``A_p = Z_p' W Z_p`` and ``c_p = Z_p' W (y_p - m_p)`` from the
 rating sums; ``B_p``, ``d_p`` what patient ``p`` says about its therapist's effect.
@@ -58,7 +64,7 @@ def compiled(k: int):
     a call per helper passed its array views along with their reference counts. A helper
     defined in one group's function and used in another's is inlined all the same: numba takes
     it as a constant of the closure. The stages are not inlined (``_patterns``, ``_patients``,
-    ``_therapists``, ``_patient_moments``, ``_pattern_spreads``, ``_covariance_gradient``, each
+    ``_therapists``, ``_patient_moments``, ``_pattern_spreads``, each
     called once or twice per evaluation, and ``_factorise``, once per pattern and therapist):
     compiled once, they serve both entry points, and the smaller functions compile faster. In
     a fresh process (``benchmarks/probes/kernel_compile.py``, a loaded machine) the kernel's
@@ -175,8 +181,8 @@ def _products(k: int) -> SimpleNamespace:
 
 
 def _factorisations(k: int) -> SimpleNamespace:
-    """Cholesky factors and inverses, the factorisation of ``G = I + L'BL``, the gradient of a
-    covariance factor, and noise scaled to a conditional covariance."""
+    """Cholesky factors and inverses, the factorisation of ``G = I + L'BL``, and noise scaled to
+    a conditional covariance."""
 
     @numba.njit(inline="always")
     def _cholesky(m, low):
@@ -249,20 +255,6 @@ def _factorisations(k: int) -> SimpleNamespace:
             det *= root[i, i]
         return 2.0 * np.log(det)
 
-    @numba.njit
-    def _covariance_gradient(low, expected, n_groups):
-        """``d/dL sum_groups log N(u; 0, LL')`` in expectation: ``L'^-1 (E[sum zeta zeta'] - n I)``,
-        lower triangle."""
-        inverse, out = np.zeros((k, k)), np.zeros((k, k))
-        _lower_inverse(low, inverse)
-        for i in range(k):  # lower triangle of L'^-1 (E - n I)
-            for j in range(i + 1):
-                s = -n_groups * inverse[j, i]
-                for p in range(i, k):
-                    s += inverse[p, i] * expected[p, j]
-                out[i, j] = s
-        return out
-
     @numba.njit(inline="always")
     def _scaled_noise(low, root_inverse, noise, out):
         """``out = L R'^-1 e``: covariance ``L G^-1 L'`` for standard-normal ``e``."""
@@ -281,7 +273,6 @@ def _factorisations(k: int) -> SimpleNamespace:
         cholesky=_cholesky,
         lower_inverse=_lower_inverse,
         factorise=_factorise,
-        covariance_gradient=_covariance_gradient,
         scaled_noise=_scaled_noise,
     )
 
@@ -391,28 +382,36 @@ def _integrals(k: int, products: SimpleNamespace, factors: SimpleNamespace) -> S
     @numba.njit
     def _therapists(low_t, b_t, d_t):
         """The therapist effects' integral (summed) and posterior moments: means, covariances,
-        the sum of ``E[xi xi']`` for ``xi = L^-1 a``, and each root of ``G_t`` inverted."""
+        the gradient with respect to their covariance factor ``L`` (full; its lower triangle
+        counts), and each root of ``G_t`` inverted."""
         n_therapists = b_t.shape[0]
         work = np.zeros((4, k, k))
         value = 0.0
         mu_t = np.empty((n_therapists, k))
         sigma_t = np.empty((n_therapists, k, k))
         root_inv_t = np.empty((n_therapists, k, k))
-        expected_t = np.zeros((k, k))
-        g_inverse, q, xi = np.empty((k, k)), np.empty((k, k)), np.empty(k)
+        grad_t = np.zeros((k, k))
+        g_inverse, q, xi, rest = np.empty((k, k)), np.empty((k, k)), np.empty(k), np.empty(k)
         for t in range(n_therapists):
             log_det = _factorise(low_t, b_t[t], work, g_inverse, q)
             root_inv_t[t] = work[3]
             _mv(q, d_t[t], xi)
             _lower_mv(low_t, xi, mu_t[t])
             _lower_sandwich(low_t, q, sigma_t[t])
+            _mv(b_t[t], mu_t[t], rest)
             quadratic = 0.0
             for i in range(k):
                 quadratic += d_t[t, i] * mu_t[t, i]
+                rest[i] = d_t[t, i] - rest[i]
+            # (d - B mu) xi' - B Q'
+            for i in range(k):
                 for j in range(k):
-                    expected_t[i, j] += g_inverse[i, j] + xi[i] * xi[j]
+                    s = rest[i] * xi[j]
+                    for p in range(k):
+                        s -= b_t[t, i, p] * q[j, p]
+                    grad_t[i, j] += s
             value += -0.5 * (log_det - quadratic)
-        return value, mu_t, sigma_t, expected_t, root_inv_t
+        return value, mu_t, sigma_t, grad_t, root_inv_t
 
     return SimpleNamespace(
         cell=_cell, patterns=_patterns, patients=_patients, therapists=_therapists
@@ -426,7 +425,7 @@ def _log_density(
     n_raters = k // 2
     _mv, _block_mv = products.mv, products.block_mv
     _block_right, _add_sandwich = products.block_right, products.add_sandwich
-    _covariance_gradient = factors.covariance_gradient
+    _mm = products.mm
     _cell, _patterns = integrals.cell, integrals.patterns
     _patients, _therapists = integrals.patients, integrals.therapists
 
@@ -435,8 +434,8 @@ def _log_density(
         sums, level, growth, w, pattern_of, therapist_of, patterns, c_all, mu_t, sigma_t
     ):
         """Per patient, from the mean of its total effect ``e = a_t + b_p``: the gradient of its
-        lines and its residual sum of squares per rater (``grad_sigma``, not yet divided); the
-        sum of ``E[zeta] E[zeta]'`` (``expected_p``) and, per pattern, the sum of its patients'
+        lines and its residual sum of squares per rater (``grad_sigma``, not yet divided); its
+        part of the gradient with respect to the covariance factor (``grad_p``) and, per pattern, the sum of its patients'
         ``Sigma_t`` and their number. Also the gradient with respect to the rating sums
         (``grad_sums``, (6, P, R)), from the mean and the covariance of ``e``: the sums are
         data for the normal model, but functions of latent values (a censored rating's value
@@ -447,7 +446,7 @@ def _log_density(
         grad_growth = np.zeros((n_patients, n_raters))
         grad_sigma = np.zeros(n_raters)
         grad_sums = np.zeros((6, n_patients, n_raters))
-        expected_p = np.zeros((k, k))
+        grad_p = np.zeros((k, k))
         sigma_sum = np.zeros((n_patterns, k, k))
         count = np.zeros(n_patterns)
         keep_pat = np.empty((n_patterns, k, k))  # I - K A: how a therapist effect reaches e
@@ -456,20 +455,23 @@ def _log_density(
             for i in range(k):
                 for j in range(k):
                     keep_pat[m, i, j] = (1.0 if i == j else 0.0) - keep_pat[m, i, j]
-        rest, zeta, mean = np.empty(k), np.empty(k), np.empty(k)
+        rest, zeta, mean, kept = np.empty(k), np.empty(k), np.empty(k), np.empty(k)
         v_level, v_growth = np.empty(k), np.empty(k)
         for p in range(n_patients):
             m, t = pattern_of[p], therapist_of[p]
             _block_mv(a_pat[m], mu_t[t], rest)
             for i in range(k):
                 rest[i] = c_all[p, i] - rest[i]
-            _mv(q_pat[m], rest, zeta)  # E[L^-1 b_p]
+            _mv(q_pat[m], rest, zeta)  # E[eta_p], b_p = L eta_p
             _mv(k_pat[m], rest, mean)  # E[b_p]
+            _block_mv(a_pat[m], mean, kept)
             count[m] += 1.0
+            for i in range(k):
+                kept[i] = rest[i] - kept[i]  # (I - A K) vbar
             for i in range(k):
                 mean[i] += mu_t[t, i]
                 for j in range(k):
-                    expected_p[i, j] += zeta[i] * zeta[j]
+                    grad_p[i, j] += kept[i] * zeta[j]
                     sigma_sum[m, i, j] += sigma_t[t, i, j]
             for r in range(n_raters):
                 n, x, xx, y, xy, yy = _cell(sums, p, r)
@@ -493,24 +495,31 @@ def _log_density(
                 grad_sums[3, p, r] = w[r] * lv
                 grad_sums[4, p, r] = w[r] * gr
                 grad_sums[5, p, r] = -0.5 * w[r]
-        return grad_level, grad_growth, grad_sigma, expected_p, sigma_sum, count, grad_sums
+        return grad_level, grad_growth, grad_sigma, grad_p, sigma_sum, count, grad_sums
 
     @numba.njit
-    def _pattern_spreads(sums, patterns, sigma_sum, count, expected_p, grad_sigma):
+    def _pattern_spreads(sums, patterns, sigma_sum, count, grad_p, grad_sigma):
         """Adds the covariance parts, per pattern through the sum of its patients' ``Sigma_t``:
-        ``Cov(L^-1 b_p)`` to ``expected_p`` and the spread of the lines to ``grad_sigma``."""
-        a_pat, g_inv_pat, q_pat, k_pat, _, _, _, first = patterns
+        ``(B S - n I) A Q'`` to ``grad_p`` and the spread of the lines to ``grad_sigma``."""
+        a_pat, _, q_pat, k_pat, b_pat, _, _, first = patterns
         n_patterns = first.shape[0]
         qa, keep, cov, tmp = np.empty((k, k)), np.empty((k, k)), np.empty((k, k)), np.empty((k, k))
         for m in range(n_patterns):
-            # sum over the pattern's patients of Cov(L^-1 b_p) = G^-1 + QA Sigma_t (QA)' and of
-            # Cov(e_p) = (I - KA) Sigma_t (I - KA)' + K
+            # the pattern's part of the covariance factor's gradient, (B S - n I) (QA)', and the
+            # sum over its patients of Cov(e_p) = (I - KA) Sigma_t (I - KA)' + K
             _block_right(q_pat[m], a_pat[m], qa)
-            _add_sandwich(qa, sigma_sum[m], tmp, expected_p)
+            _mm(b_pat[m], sigma_sum[m], tmp)
+            for i in range(k):
+                tmp[i, i] -= count[m]
+            for i in range(k):
+                for j in range(k):
+                    s = 0.0
+                    for p in range(k):
+                        s += tmp[i, p] * qa[j, p]
+                    grad_p[i, j] += s
             _block_right(k_pat[m], a_pat[m], keep)
             for i in range(k):
                 for j in range(k):
-                    expected_p[i, j] += count[m] * g_inv_pat[m, i, j]
                     keep[i, j] = (1.0 if i == j else 0.0) - keep[i, j]
                     cov[i, j] = count[m] * k_pat[m, i, j]
             _add_sandwich(keep, sigma_sum[m], tmp, cov)
@@ -544,23 +553,22 @@ def _log_density(
         own, c_all, b_t, d_t = _patients(
             sums, level, growth, w, pattern_of, therapist_of, n_therapists.item(), patterns
         )
-        shared, mu_t, sigma_t, expected_t, _ = _therapists(low_t, b_t, d_t)
+        shared, mu_t, sigma_t, grad_t, _ = _therapists(low_t, b_t, d_t)
         # the gradient, from the effects' posterior moments (Fisher's identity): per patient the
         # mean of its total effect e = a_t + b_p; the covariance parts per pattern, through the
         # sum of its patients' Sigma_t
         moments = _patient_moments(
             sums, level, growth, w, pattern_of, therapist_of, patterns, c_all, mu_t, sigma_t
         )
-        grad_level, grad_growth, grad_sigma, expected_p, sigma_sum, count, grad_sums = moments
-        _pattern_spreads(sums, patterns, sigma_sum, count, expected_p, grad_sigma)
+        grad_level, grad_growth, grad_sigma, grad_p, sigma_sum, count, grad_sums = moments
+        _pattern_spreads(sums, patterns, sigma_sum, count, grad_p, grad_sigma)
         value = own + shared
         for r in range(n_raters):
             n_ratings = sums[0, :, r].sum()
             value += -0.5 * n_ratings * (_LOG_2PI - np.log(w[r]))  # the normalising terms
             # -N / sigma + (expected residual sum of squares) / sigma^3
             grad_sigma[r] = (grad_sigma[r] / sigma[r] ** 2 - n_ratings) / sigma[r]
-        grad_chol_p = _covariance_gradient(low_p, expected_p, n_patients)
-        grad_chol_t = _covariance_gradient(low_t, expected_t, n_therapists.item())
+        grad_chol_p, grad_chol_t = np.tril(grad_p), np.tril(grad_t)
         value = np.array(value, dtype=np.float64)
         return value, grad_level, grad_growth, grad_sigma, grad_chol_p, grad_chol_t, grad_sums
 
