@@ -100,15 +100,21 @@ def lines_function(model: pm.Model) -> GraphFunction:
             stored_names(model),
             data_inputs=True,
             # the latent sums scatter into cells, which PyTensor cannot vectorise: a draw a call
-            batched=LATENT_NAME not in model.named_vars,
+            batched=not varying_sums(model),
         ),
     )
 
 
+def varying_sums(model: pm.Model) -> bool:
+    """Whether the integrated likelihood's rating sums change with the parameters: given latent
+    values (censored, Student-t) or less fixed session terms (``session_coef``)."""
+    return LATENT_NAME in model.named_vars or "session_coef" in model.named_vars
+
+
 def _line_names(model: pm.Model) -> tuple[str, ...]:
-    """The lines, and the rating sums given the latent values where a model has them (censored
-    and Student-t: the effects' conditional depends on those values, draw by draw)."""
-    return LINE_NAMES + ((LATENT_SUMS_NAME,) if LATENT_NAME in model.named_vars else ())
+    """The lines, and the rating sums where they change with the parameters (the effects'
+    conditional then depends on them, draw by draw)."""
+    return LINE_NAMES + ((LATENT_SUMS_NAME,) if varying_sums(model) else ())
 
 
 def _effects_block(

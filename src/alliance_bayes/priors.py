@@ -14,6 +14,7 @@ name                      default                                     meaning
 ``growth_coef``           Normal(0, u / (4T))                         per SD of a therapist cov.
 ``patient_level_coef``    Normal(0, u / 4)                            per SD of a patient cov.
 ``patient_growth_coef``   Normal(0, u / (4T))                         per SD of a patient cov.
+``session_coef``          Normal(0, u / (2T)); u / (2T^2) for x^2     per unit of a session term
 ``therapist_sd``          HalfNormal([u / 3, u / (3T)] per rater)     SDs of therapist effects
 ``patient_sd``            HalfNormal([u / 3, u / (3T)] per rater)     SDs of patient effects
 ``therapist_corr``        LKJ(eta = 2)                                their correlations
@@ -90,6 +91,7 @@ def default_priors(data: AllianceData, model: str = "growth") -> dict[str, Prior
         "growth_coef": {"dist": "Normal", "mu": 0.0, "sigma": u / (4 * span)},
         "patient_level_coef": {"dist": "Normal", "mu": 0.0, "sigma": u / 4},
         "patient_growth_coef": {"dist": "Normal", "mu": 0.0, "sigma": u / (4 * span)},
+        "session_coef": {"dist": "Normal", "mu": 0.0, "sigma": u / (2 * span)},
         "therapist_sd": {"dist": "HalfNormal", "sigma": list(sd_scales)},
         "patient_sd": {"dist": "HalfNormal", "sigma": list(sd_scales)},
         "therapist_corr": {"dist": "LKJ", "eta": 2.0},

@@ -24,7 +24,9 @@ from .data import AllianceData
 from .errors import DataValidationError, show_some
 from .instruments import InstrumentKey
 from .models import explicit_effects
+from .models._effects import shaped_truth, shaped_values
 from .models._info import ModelInfo, model_info, structure_key
+from .models.growth import effect_shapes
 from .spec import _read_toml, _write_toml, score_key
 from .vocabulary import parameters
 
@@ -284,12 +286,35 @@ def interventions(model: pm.Model, values: Mapping[str, np.ndarray]) -> dict[str
         if name.endswith("_sd") or name.endswith("_corr"):
             continue
         out[name] = value
+    shapes = _shapes(model)
     for level in ("therapist", "patient"):
         if f"{level}_chol_cov" in model.named_vars:
             out[f"{level}_chol_cov"] = packed_cholesky(
                 values[f"{level}_sd"], values[f"{level}_corr"]
             )
+        elif f"{level}_sd_packed" in model.named_vars:  # a shaped block (ModelSpec options)
+            out |= shaped_values(
+                level, values[f"{level}_sd"], values[f"{level}_corr"], **shapes[level]
+            )
     return out
+
+
+def _shapes(model: pm.Model) -> dict[str, dict[str, Any]]:
+    """The growth model's effect shapes by group (none for the therapist regression)."""
+    if "component" not in model.coords:
+        return {}
+    return effect_shapes(model_info(model).spec, len(model.coords["component"]))
+
+
+def _shaped(model: pm.Model, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """True values as the model's shape holds them: SD 0 for effects it does not have (no
+    therapist slopes), correlation 0 where its effects are independent."""
+    values = dict(values)
+    for level, shape in _shapes(model).items():
+        sd, corr = f"{level}_sd", f"{level}_corr"
+        if sd in values and corr in values:
+            values[sd], values[corr] = shaped_truth(values[sd], values[corr], **shape)
+    return values
 
 
 EFFECTS = ("therapist_effect", "patient_effect", "therapist_covariate_missing")
@@ -404,7 +429,7 @@ def simulate(
     truth = truth if isinstance(truth, Truth) else Truth(dict(truth))
     model = explicit_effects(model)  # the random effects are drawn and returned in the truth
     info = model_info(model)
-    values = truth.arrays(model)
+    values = _shaped(model, truth.arrays(model))
     fixed = interventions(model, values)
     outputs = ("alliance", *(n for n in EFFECTS if n in model.named_vars))
     drawn = _draw(model, fixed, outputs, _seed(random_seed))

@@ -634,6 +634,7 @@ def _read_toml(source: str | Path) -> dict[str, Any]:
 
 MODEL_KINDS = ("growth", "regression")
 LIKELIHOODS = ("normal", "student_t", "censored")
+TIME_SHAPES = ("linear", "quadratic", "piecewise")
 
 
 @dataclass
@@ -646,6 +647,20 @@ class ModelSpec:
     column names of a data file, for the command line. ``truth`` names the
     :meth:`Truth.preset <alliance_bayes.Truth.preset>` that ``alliance-bayes simulate``,
     ``recovery`` and ``power`` use when no ``--truth`` is given.
+
+    The model's shape: ``therapist_slopes=False`` drops the therapist effects on growth (their
+    SDs are exactly 0; for studies with few therapists), ``correlated=False`` makes the effects
+    of each level independent (correlations exactly 0), and ``time_shape`` adds a fixed term to
+    the mean trajectory beyond the linear one in coded time ``x``: ``"quadratic"`` (``x^2``) or
+    ``"piecewise"`` (``max(x - knot, 0)``, ``knot`` a session number coded as the data's time).
+    Its coefficient is ``session_coef`` (rater, session_term); the random effects stay on level
+    and linear growth. Time itself is coded by the data (``time_coding`` of
+    :meth:`AllianceData.from_frame`: log, linear or as is). Each round-trips through TOML:
+
+    >>> shaped = ModelSpec(therapist_slopes=False, correlated=False, time_shape="piecewise",
+    ...                    knot=8)
+    >>> ModelSpec.from_toml(shaped.to_toml()) == shaped
+    True
 
     Examples
     --------
@@ -666,6 +681,10 @@ class ModelSpec:
     columns: dict[str, str] = field(default_factory=dict)
     description: str = ""
     truth: str | None = None
+    therapist_slopes: bool = True
+    correlated: bool = True
+    time_shape: str = "linear"
+    knot: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.design, Mapping):
@@ -679,6 +698,29 @@ class ModelSpec:
             raise ValueError(f"kind must be one of {MODEL_KINDS}, got {self.kind!r}.")
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}.")
+        if self.time_shape not in TIME_SHAPES:
+            raise ValueError(f"time_shape must be one of {TIME_SHAPES}, got {self.time_shape!r}.")
+        if (self.time_shape == "piecewise") != (self.knot is not None):
+            raise ValueError(
+                "time_shape='piecewise' needs knot= (the session at which the slope changes), "
+                f"and knot is for it only; got time_shape={self.time_shape!r}, knot={self.knot!r}."
+            )
+        if self.centered and not self.full_effects():
+            raise ValueError(
+                "centered=True needs correlated effects with therapist slopes; use "
+                "centered=False with therapist_slopes=False or correlated=False."
+            )
+
+    def full_effects(self) -> bool:
+        """Whether the effects have the full model's shape: correlated, on level and growth at
+        both levels (the default).
+
+        Examples
+        --------
+        >>> ModelSpec().full_effects(), ModelSpec(therapist_slopes=False).full_effects()
+        (True, False)
+        """
+        return self.therapist_slopes and self.correlated
 
     def integrates_effects(self) -> bool:
         """Whether the random effects are integrated out of the likelihood.
@@ -710,6 +752,10 @@ class ModelSpec:
             "likelihood",
             "centered",
             "priors",
+            "therapist_slopes",
+            "correlated",
+            "time_shape",
+            "knot",
         )
         return {k: v for k, v in self.to_dict().items() if k in keep}
 

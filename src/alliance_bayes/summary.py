@@ -7,6 +7,8 @@ markdown, LaTeX or CSV.
 
 from __future__ import annotations
 
+import warnings
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -103,12 +105,16 @@ def summarize(
     """
     posterior = idata.posterior
     names = [n for n in (var_names or reported(correlations=False)) if n in posterior]
-    ess = az.ess(posterior[names], method="bulk")
-    r_hat = az.rhat(posterior[names]) if posterior.sizes["chain"] > 1 else None
+    with warnings.catch_warnings():  # a constant quantity's R-hat divides by zero
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ess = az.ess(posterior[names], method="bulk")
+        r_hat = az.rhat(posterior[names]) if posterior.sizes["chain"] > 1 else None
     rows = []
     for name in names:
         for labels, values in scalars(posterior[name]):
             draws = values.ravel()
+            if draws.size > 1 and np.all(draws == draws[0]):
+                continue  # fixed by the model's shape (an SD of an effect it does not have)
             low, high = _interval(draws, prob)
             row = {"parameter": name, "rater": None, "covariate": None, "component": None}
             row |= {DIM_COLUMNS.get(d, d): str(v) for d, v in labels.items()}

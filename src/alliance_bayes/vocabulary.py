@@ -90,6 +90,13 @@ GROWTH: tuple[Term, ...] = (
         "coefficient",
         "patient covariate effect on growth",
     ),
+    Term(
+        "session_coef",
+        ("rater", "session_term"),
+        "obs",
+        "coefficient",
+        "effect of a session term (time^2, time after the knot) on the mean",
+    ),
     Term("therapist_sd", ("component",), "therapist", "scale", "SDs of the therapist effects"),
     Term("patient_sd", ("component",), "patient", "scale", "SDs of the patient effects"),
     Term("therapist_corr", PAIR_DIMS, "therapist", "correlation", "therapist effects' corr."),

@@ -74,6 +74,100 @@ def separate_sd_corr(
     return sd[:, None] * low
 
 
+def shaped_sd_corr(
+    level: str,
+    *,
+    n_components: int,
+    sd_prior: Prior,
+    corr_prior: Prior,
+    active: np.ndarray,
+    correlated: bool,
+) -> pt.TensorVariable:
+    """:func:`separate_sd_corr` for the model shapes of :class:`~alliance_bayes.ModelSpec`:
+    only the ``active`` components have effects (the others' SDs are exactly 0: no therapist
+    slopes), correlated by LKJ among themselves or, with ``correlated=False``, independent.
+
+    ``<level>_sd`` and ``<level>_corr`` keep every component (an inactive one with SD 0 and
+    correlation 0 with the others), so results speak the vocabulary of the full model; the
+    sampled SDs are ``<level>_sd_packed`` (the active ones). The factor returned is
+    ``diag(sd) L``, with zero rows for the inactive components: the integrated likelihood
+    takes such a singular factor (its gradient needs no inverse of it).
+    """
+    active = np.asarray(active, dtype=bool)
+    if active.all() and correlated:
+        return separate_sd_corr(
+            level, n_components=n_components, sd_prior=sd_prior, corr_prior=corr_prior
+        )
+    index = np.flatnonzero(active)
+    k = len(index)
+    prior = _prior_of(sd_prior, active)
+    transform = sd_transform(prior)
+    extra = {} if transform is None else {"default_transform": transform}
+    packed = prior_variable(f"{level}_sd_packed", prior, shape=k, **extra)
+    sd = pt.set_subtensor(pt.zeros(n_components)[index], packed)
+    pm.Deterministic(f"{level}_sd", sd, dims="component")
+    if correlated and k > 1:
+        if corr_prior.get("dist", "LKJ") != "LKJ":
+            raise ValueError(f"{level}_corr: only an LKJ prior is supported, got {corr_prior}.")
+        eta = float(corr_prior.get("eta", 2.0))
+        shapes = np.array([eta + (k - 2 - i) / 2 for i, _ in _vine_pairs(k)])
+        partial = pm.Beta(f"{level}_corr_packed", alpha=shapes, beta=shapes, shape=len(shapes))
+        low_active = correlation_cholesky(2.0 * partial - 1.0, k)
+    else:
+        low_active = pt.eye(k)
+    low = pt.set_subtensor(pt.eye(n_components)[np.ix_(index, index)], low_active)
+    pm.Deterministic(f"{level}_corr", low @ low.T, dims=("component", "component_"))
+    return sd[:, None] * low
+
+
+def _prior_of(prior: Prior, active: np.ndarray) -> Prior:
+    """The prior of the active components: parameters given per component are subset."""
+    n = len(active)
+    return {
+        key: (list(np.asarray(value)[active]) if np.ndim(value) == 1 and len(value) == n else value)
+        for key, value in prior.items()
+    }
+
+
+def shaped_values(
+    level: str, sd: np.ndarray, corr: np.ndarray, active: np.ndarray, correlated: bool
+) -> dict[str, np.ndarray]:
+    """The free variables of a block of :func:`shaped_sd_corr` at given SDs and correlations
+    (``simulate`` fixes them so): the active SDs and, when correlated, the partial correlations
+    of the active components (``(1 + z) / 2``, the inverse of :func:`correlation_cholesky`).
+
+    Examples
+    --------
+    >>> corr = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.0], [0.5, 0.0, 1.0]])
+    >>> values = shaped_values("t", np.array([1.0, 0.0, 2.0]), corr, np.array([1, 0, 1]), True)
+    >>> values["t_sd_packed"].tolist(), values["t_corr_packed"].tolist()
+    ([1.0, 2.0], [0.75])
+    """
+    index = np.flatnonzero(np.asarray(active, dtype=bool))
+    out = {f"{level}_sd_packed": np.asarray(sd, dtype=float)[index]}
+    if correlated and len(index) > 1:
+        low = np.linalg.cholesky(np.asarray(corr, dtype=float)[np.ix_(index, index)])
+        partial = []
+        for i, j in _vine_pairs(len(index)):
+            left = 1.0 - np.sum(low[j, :i] ** 2)
+            partial.append(low[j, i] / np.sqrt(left))
+        out[f"{level}_corr_packed"] = (1.0 + np.array(partial)) / 2.0
+    return out
+
+
+def shaped_truth(
+    sd: np.ndarray, corr: np.ndarray, active: np.ndarray, correlated: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """SDs and correlations as a shaped block holds them: 0 for the inactive components (and
+    their correlations), and no correlations at all unless ``correlated``."""
+    active = np.asarray(active, dtype=bool)
+    sd = np.where(active, np.asarray(sd, dtype=float), 0.0)
+    keep = active[:, None] & active[None, :] if correlated else np.eye(len(active), dtype=bool)
+    corr = np.where(keep, np.asarray(corr, dtype=float), 0.0)
+    np.fill_diagonal(corr, 1.0)
+    return sd, corr
+
+
 def _vine_pairs(k: int) -> list[tuple[int, int]]:
     """The pairs ``(i, j)``, ``i < j``, in the order of ``<level>_corr_packed``."""
     return [(i, j) for i in range(k) for j in range(i + 1, k)]
@@ -112,16 +206,24 @@ def correlated_effects(
     sd_prior: Prior,
     corr_prior: Prior,
     centered: bool = False,
+    shape: dict[str, Any] | None = None,
 ) -> pt.TensorVariable:
     """Random effects ``<level>_effect`` with dims ``(level, "component")``.
+
+    ``shape`` (``active``, ``correlated``): a block shaped as in :func:`shaped_sd_corr`.
 
     Non-centred by default: ``effect = offset @ L.T`` with standard-normal offsets and ``L`` the
     Cholesky factor of the covariance. ``centered=True`` samples the effects directly from the
     multivariate normal, which pays when there are many observations per group.
     """
-    chol = correlated_covariance(
-        level, n_components=n_components, sd_prior=sd_prior, corr_prior=corr_prior
-    )
+    if shape is not None and not (shape["active"].all() and shape["correlated"]):
+        chol = shaped_sd_corr(
+            level, n_components=n_components, sd_prior=sd_prior, corr_prior=corr_prior, **shape
+        )
+    else:
+        chol = correlated_covariance(
+            level, n_components=n_components, sd_prior=sd_prior, corr_prior=corr_prior
+        )
     if centered:
         return pm.MvNormal(f"{level}_effect", mu=0.0, chol=chol, dims=(level, "component"))
     offset = pm.Normal(f"{level}_offset", 0.0, 1.0, dims=(level, "component"))

@@ -240,6 +240,11 @@ def _weighted_sums(observed: Any, log_weight: Any, n_raters: int) -> Any:
     return _named(total.reshape((6, -1, n_raters)))
 
 
+def observed_sums(observed: Any, n_raters: int) -> Any:
+    """The rating sums of ``observed`` (ratings less fixed session terms), made in the graph."""
+    return _weighted_sums(observed, pt.zeros_like(observed), n_raters)
+
+
 def _named(sums: Any) -> Any:
     sums.name = LATENT_SUMS_NAME  # found by name by fit's conditional draws of the effects
     return sums

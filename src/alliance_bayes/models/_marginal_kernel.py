@@ -70,14 +70,36 @@ def conditional_effect_draws(
         np.asarray(level, dtype=np.float64),
         np.asarray(growth, dtype=np.float64),
         np.asarray(sigma, dtype=np.float64),
-        np.linalg.cholesky(cov),
+        covariance_factor(cov),
         np.asarray(therapist_of, dtype=np.int64),
         np.asarray(pattern_of, dtype=np.int64),
-        np.linalg.cholesky(therapist_cov),
+        covariance_factor(therapist_cov),
         noise_t,
         noise_p,
     )
     return therapist_effect, patient_effect
+
+
+def covariance_factor(cov: np.ndarray) -> np.ndarray:
+    """Lower factors ``L`` with ``L L' = cov`` (stacked), as ``diag(sd)`` times the correlation's
+    Cholesky factor: a component of SD 0 (no therapist slopes) is a zero row, where
+    ``np.linalg.cholesky`` would fail.
+
+    Examples
+    --------
+    >>> covariance_factor(np.diag([4.0, 0.0])[None])[0]
+    array([[2., 0.],
+           [0., 0.]])
+    """
+    cov = np.asarray(cov, dtype=float)
+    sd = np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0.0, None))
+    scale = np.where(sd > 0, sd, 1.0)
+    corr = cov / (scale[..., :, None] * scale[..., None, :])
+    k = cov.shape[-1]
+    unit = np.eye(k, dtype=bool)
+    absent = (sd == 0)[..., :, None] | (sd == 0)[..., None, :]
+    corr = np.where(absent, unit, corr)
+    return sd[..., :, None] * np.linalg.cholesky(corr)
 
 
 @cache

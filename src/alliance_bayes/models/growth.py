@@ -19,14 +19,14 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from ..data import AllianceData
+from ..data import AllianceData, code_time
 from ..errors import DataWarning
-from ..priors import Prior, prior_variable, resolve_priors
+from ..priors import Prior, prior_variable, resolve_priors, time_span
 from ..spec import ModelSpec
 from ._covariates import select_covariates, therapist_covariate_matrix
-from ._effects import correlated_effects, separate_sd_corr
+from ._effects import correlated_effects, shaped_sd_corr
 from ._info import attach_info
-from ._latent import latent_values
+from ._latent import latent_values, observed_sums
 from ._marginal import (
     LINE_NAMES,
     RATING_SUMS,
@@ -155,16 +155,24 @@ def growth_model(
             }
             for group in ("therapist", "patient")
         }
+        shapes = effect_shapes(spec, n_comp)
         if marginal:  # the random effects are integrated out of the likelihood
-            chols = {group: separate_sd_corr(group, **block) for group, block in blocks.items()}
+            chols = {
+                group: shaped_sd_corr(group, **block, **shapes[group])
+                for group, block in blocks.items()
+            }
             # sized by the model's dimensions, not by numbers: a compiled model of this
             # structure then serves data sets with other numbers of therapists and patients
             lengths = model.dim_lengths
             t_level = t_growth = pt.zeros((lengths["therapist"], data.n_raters))
             p_level = p_growth = pt.zeros((lengths["patient"], data.n_raters))
         else:
-            a = correlated_effects("therapist", centered=spec.centered, **blocks["therapist"])
-            b = correlated_effects("patient", centered=spec.centered, **blocks["patient"])
+            a, b = (
+                correlated_effects(
+                    group, centered=spec.centered, shape=shapes[group], **blocks[group]
+                )
+                for group in ("therapist", "patient")
+            )
             # per-group contributions to level and growth, shape (group, rater), gathered per row
             t_level, t_growth = a[:, 0::2], a[:, 1::2]
             p_level, p_growth = b[:, 0::2], b[:, 1::2]
@@ -187,18 +195,35 @@ def growth_model(
         line_growth = growth + t_growth[therapist_of] + p_growth
         line_level.name, line_growth.name = LINE_NAMES  # found by name by fit's conditional draws
         mu = line_level[patient_idx, rater_idx] + line_growth[patient_idx, rater_idx] * time
+        shift = _session_terms(spec, data, time, rater_idx, resolved)
+        if shift is not None:
+            mu = mu + shift
         mu.name = "alliance_mean"  # found by name by R^2 (_graph.alliance_mean)
         sigma = prior_variable("sigma", resolved["sigma"], dims="rater")
         if marginal:
             nu = prior_variable("nu", resolved["nu"]) if spec.likelihood == "student_t" else None
             lines = (line_level, line_growth)
-            _marginal_likelihood(data, rows, spec.likelihood, mu, lines, sigma, nu, chols)
+            _marginal_likelihood(data, rows, spec.likelihood, mu, lines, sigma, nu, chols, shift)
         else:
             _likelihood(spec.likelihood, data, rows, mu, sigma[rater_idx], resolved)
 
     # a prior is used when its parameter is in the graph (a coefficient only with covariates)
     used = {k: v for k, v in resolved.items() if k in model.named_vars}
     return attach_info(model, spec=spec, data=data, priors=used)
+
+
+def effect_shapes(spec: ModelSpec, n_components: int) -> dict[str, dict[str, Any]]:
+    """Per group, which components have effects and whether they correlate (the spec's
+    ``therapist_slopes`` and ``correlated``); components alternate level, growth per rater."""
+    everything = np.ones(n_components, dtype=bool)
+    levels_only = np.arange(n_components) % 2 == 0
+    return {
+        "therapist": {
+            "active": everything if spec.therapist_slopes else levels_only,
+            "correlated": spec.correlated,
+        },
+        "patient": {"active": everything, "correlated": spec.correlated},
+    }
 
 
 def _agreed(spec: ModelSpec, options: ModelSpec) -> ModelSpec:
@@ -264,6 +289,48 @@ def _warn_if_at_bounds(data: AllianceData, likelihood: str) -> None:
         )
 
 
+def session_term_labels(spec: ModelSpec) -> list[str]:
+    """The labels of the session terms of ``spec``'s time shape (``session_term`` coords).
+
+    Examples
+    --------
+    >>> session_term_labels(ModelSpec(time_shape="piecewise", knot=8))
+    ['time after session 8']
+    """
+    if spec.time_shape == "quadratic":
+        return ["time^2"]
+    if spec.time_shape == "piecewise":
+        return [f"time after session {spec.knot:g}"]
+    return []
+
+
+def _session_terms(
+    spec: ModelSpec, data: AllianceData, time: Any, rater: Any, priors: dict[str, Prior]
+) -> Any:
+    """The fixed session terms of the time shape, ``session_coef[rater] . u(time)`` per rating
+    (``None`` for linear time). The knot is coded as the data's time (data, not a constant, so
+    a compiled model serves other knots)."""
+    labels = session_term_labels(spec)
+    if not labels:
+        return None
+    model = pm.modelcontext(None)
+    model.add_coord("session_term", labels)
+    if spec.time_shape == "quadratic":
+        columns = time[:, None] ** 2
+    else:
+        coded, _ = code_time(
+            np.array([float(spec.knot)]), data.time_coding, data.time_scale, data.time_origin
+        )
+        knot = pm.Data("time_knot", float(coded[0]))
+        columns = pt.maximum(time - knot, 0.0)[:, None]
+    prior = dict(priors["session_coef"])
+    if spec.time_shape == "quadratic" and "session_coef" not in spec.priors:
+        prior["sigma"] = prior["sigma"] / time_span(data)  # per unit of x^2
+    priors["session_coef"] = prior
+    coef = prior_variable("session_coef", prior, dims=("rater", "session_term"))
+    return (columns * coef[rater]).sum(axis=-1)
+
+
 def _effect_of(covariates: Any, name: str, priors: dict[str, Prior], dim: str) -> Any:
     """(group, rater) contribution of covariates through the coefficient ``name`` (rater, dim)."""
     return covariates @ prior_variable(name, priors[name], dims=("rater", dim)).T
@@ -308,6 +375,7 @@ def _marginal_likelihood(
     sigma: Any,
     nu: Any,
     chols: dict[str, Any],
+    shift: Any = None,
 ) -> Any:
     """The likelihood with the therapist and patient effects integrated out (``_marginal``).
 
@@ -319,7 +387,9 @@ def _marginal_likelihood(
     covariances. ``design_pattern`` (data) groups the patients whose rating times give the
     same k x k algebra, which the compiled kernel (``_marginal_kernel``) computes once per
     group. The censored and Student-t likelihoods are normal given latent values
-    (:mod:`._latent`), which change the sums.
+    (:mod:`._latent`), which change the sums. Fixed session terms (``shift`` per rating: a
+    quadratic or piecewise time shape) are not linear in time per patient: the ratings less
+    them are summed in the graph instead, and the lines stay as they are.
     """
     placeholder = data.score[rows] if data.has_outcome else np.zeros(len(rows))
     observed = pm.Data("alliance_observed", placeholder, dims="obs")
@@ -342,9 +412,13 @@ def _marginal_likelihood(
     sums = pm.Data("rating_sums", cell_sums, dims=("rating_sum", "patient", "rater"))
     patterns = pm.Data("design_pattern", design_patterns(cell_sums), dims="patient")
     extra: Any = pt.zeros(())
+    less_terms = observed
+    if shift is not None:
+        less_terms = observed - shift
+        sums = observed_sums(less_terms, n_raters)
     if likelihood != "normal":
         given_latent = latent_values(likelihood, data, rows, sigma, nu)
-        sums, patterns, extra = given_latent(sums, observed)
+        sums, patterns, extra = given_latent(sums, less_terms)
     line_level, line_growth = lines
     draw_residuals = _residual_draws(likelihood, data.scale)
 

@@ -1,0 +1,163 @@
+"""The model shapes of ModelSpec (issue 22): no therapist slopes, independent effects, quadratic
+and piecewise time. Each integrated (fast) model against the dense multivariate normal of
+scipy, its gradient against finite differences (the kernel takes singular covariance factors),
+and what simulate, the effect draws and the summaries make of them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pymc as pm
+import pytest
+from pytensor.graph.traversal import ancestors
+from test_marginal import _mvnormal_logp, gappy_data
+
+import alliance_bayes as ab
+from alliance_bayes._effect_draws import add_conditional_effects
+from alliance_bayes.models._effects import correlation_cholesky_graph, shaped_values
+
+SHAPES = {
+    "no_therapist_slopes": {"therapist_slopes": False},
+    "independent": {"correlated": False},
+    "both": {"therapist_slopes": False, "correlated": False},
+    "quadratic": {"time_shape": "quadratic"},
+    "piecewise": {"time_shape": "piecewise", "knot": 2.0},
+    "all": {"therapist_slopes": False, "correlated": False, "time_shape": "quadratic"},
+}
+
+
+def _point(model, seed=0):
+    rng = np.random.default_rng(seed)
+    return {k: rng.normal(scale=0.3, size=np.shape(v)) for k, v in model.initial_point().items()}
+
+
+def _values(model, point, names):
+    nodes = [
+        next(v for v in ancestors([model["alliance"]]) if v.name == name)
+        if name == "alliance_mean"
+        else model[name]
+        for name in names
+    ]
+    return model.compile_fn(
+        model.replace_rvs_by_values(nodes),
+        inputs=model.value_vars,
+        on_unused_input="ignore",
+        point_fn=False,
+    )(**point)
+
+
+@pytest.fixture(scope="module")
+def dual():
+    return gappy_data(["patient", "therapist"])
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_integrated_density_of_each_shape_equals_the_multivariate_normal(dual, shape):
+    model = ab.growth_model(dual, spec=ab.ModelSpec(**SHAPES[shape]))
+    assert "therapist_offset" not in model.named_vars  # the effects are integrated out
+    point = _point(model)
+    logp = model.compile_logp(vars=[model["alliance"]], jacobian=False)(point)
+    names = ["alliance_mean", "sigma"] + [
+        f"{group}_{part}" for group in ("patient", "therapist") for part in ("sd", "corr")
+    ]
+    mean, sigma, p_sd, p_corr, t_sd, t_corr = _values(model, point, names)
+    if not SHAPES[shape].get("therapist_slopes", True):
+        assert t_sd[1::2].tolist() == [0.0, 0.0] and t_sd[0::2].min() > 0
+    if not SHAPES[shape].get("correlated", True):
+        np.testing.assert_array_equal(p_corr, np.eye(4))
+    covariance = lambda sd, corr: np.diag(sd) @ corr @ np.diag(sd)  # noqa: E731
+    expected = _mvnormal_logp(dual, mean, sigma, covariance(p_sd, p_corr), covariance(t_sd, t_corr))
+    assert logp == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("shape", ["all", "piecewise"])
+def test_gradient_of_each_shape_equals_finite_differences(dual, shape):
+    """Through the kernel's covariance-factor gradient at a factor with zero rows, and through
+    the rating sums less the session terms."""
+    model = ab.growth_model(dual, spec=ab.ModelSpec(**SHAPES[shape]))
+    point = _point(model, seed=1)
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    grad = dlogp(point)
+    numeric, step = [], 1e-5
+    for name, value in point.items():
+        for i in range(np.size(value)):
+            up, down = dict(point), dict(point)
+            up[name] = np.array(value, dtype=float).copy()
+            down[name] = np.array(value, dtype=float).copy()
+            up[name].flat[i] += step
+            down[name].flat[i] -= step
+            numeric.append((logp(up) - logp(down)) / (2 * step))
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_session_terms_reach_the_censored_path(dual):
+    """With no rating at a bound the censored density is the normal one: the session terms
+    shift the ratings the latent values build on as they shift the normal model's."""
+    data = dataclasses.replace(dual, scale=(-50.0, 50.0))
+    spec = ab.ModelSpec(time_shape="quadratic")
+    normal = ab.growth_model(data, spec=spec)
+    censored = ab.growth_model(data, spec=dataclasses.replace(spec, likelihood="censored"))
+    point = _point(normal, seed=2)
+    cens_point = _point(censored, seed=2) | point
+    value = normal.compile_logp(vars=[normal["alliance"]])(point)
+    assert censored.compile_logp(vars=[censored["alliance"]])(cens_point) == pytest.approx(value)
+
+
+def test_explicit_twin_has_the_same_shape(dual):
+    spec = ab.ModelSpec(therapist_slopes=False, correlated=False, marginal=False)
+    model = ab.growth_model(dual, spec=spec)
+    assert "therapist_offset" in model.named_vars and "therapist_chol_cov" not in model.named_vars
+    draws = pm.draw([model["therapist_sd"], model["patient_corr"]], draws=5, random_seed=1)
+    assert np.all(draws[0][:, 1::2] == 0) and np.all(draws[0][:, 0::2] > 0)
+    np.testing.assert_array_equal(draws[1], np.broadcast_to(np.eye(4), (5, 4, 4)))
+
+
+def test_shaped_values_invert_the_correlation_factor():
+    rng = np.random.default_rng(3)
+    corr = np.corrcoef(rng.normal(size=(3, 10)))
+    values = shaped_values("t", np.ones(3), corr, np.ones(3, dtype=bool), True)
+    low = correlation_cholesky_graph(2 * values["t_corr_packed"] - 1, 3).eval()
+    np.testing.assert_allclose(low @ low.T, corr, atol=1e-12)
+
+
+def test_simulate_holds_the_truth_to_the_model_shape(dual):
+    spec = ab.ModelSpec(therapist_slopes=False, correlated=False, time_shape="quadratic")
+    truth = dict(ab.Truth.nissen_lie_2013().values) | {"session_coef": [[0.1], [-0.1]]}
+    sim = ab.simulate(ab.growth_model(dual, spec=spec), truth, random_seed=4)
+    assert np.all(sim.truth["therapist_sd"][1::2] == 0)
+    assert np.all(sim.truth["therapist_effect"][:, 1::2] == 0)
+    np.testing.assert_array_equal(sim.truth["patient_corr"], np.eye(4))
+    assert sim.truth["session_coef"].shape == (2, 1)
+
+
+def test_effect_draws_with_no_therapist_slopes_have_zero_growth(dual):
+    model = ab.growth_model(dual, spec=ab.ModelSpec(**SHAPES["all"]))
+    with model:
+        prior = pm.sample_prior_predictive(draws=6, random_seed=5, compile_kwargs={})
+    posterior = prior.prior
+    add_conditional_effects(posterior, model, random_seed=6)
+    therapist = posterior["therapist_effect"].to_numpy()
+    assert np.all(therapist[..., 1::2] == 0) and np.all(therapist[..., 0::2] != 0)
+    assert np.all(np.isfinite(posterior["patient_effect"].to_numpy()))
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"time_shape": "piecewise"}, "needs knot"),
+        ({"knot": 8.0}, "needs knot"),
+        ({"time_shape": "cubic"}, "time_shape must be one of"),
+        ({"therapist_slopes": False, "centered": True}, "centered=True needs"),
+    ],
+)
+def test_shape_options_are_checked(options, message):
+    with pytest.raises(ValueError, match=message):
+        ab.ModelSpec(**options)
+
+
+def test_knot_is_coded_as_the_data_time(dual):
+    model = ab.growth_model(dual, spec=ab.ModelSpec(time_shape="piecewise", knot=4.0))
+    expected = np.log(4.0) - np.log(dual.time_origin)
+    assert float(model["time_knot"].get_value()) == pytest.approx(expected)
+    assert list(model.coords["session_term"]) == ["time after session 4"]
