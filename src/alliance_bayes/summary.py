@@ -8,7 +8,6 @@ markdown, LaTeX or CSV.
 from __future__ import annotations
 
 import warnings
-
 from collections.abc import Sequence
 from typing import Any
 

@@ -435,11 +435,12 @@ def _log_density(
     ):
         """Per patient, from the mean of its total effect ``e = a_t + b_p``: the gradient of its
         lines and its residual sum of squares per rater (``grad_sigma``, not yet divided); its
-        part of the gradient with respect to the covariance factor (``grad_p``) and, per pattern, the sum of its patients'
-        ``Sigma_t`` and their number. Also the gradient with respect to the rating sums
-        (``grad_sums``, (6, P, R)), from the mean and the covariance of ``e``: the sums are
-        data for the normal model, but functions of latent values (a censored rating's value
-        beyond the bound, a Student-t rating's weight) in the models built on it."""
+        part of the gradient with respect to the covariance factor (``grad_p``) and, per
+        pattern, the sum of its patients' ``Sigma_t`` and their number. Also the gradient with
+        respect to the rating sums (``grad_sums``, (6, P, R)), from the mean and the
+        covariance of ``e``: the sums are data for the normal model, but functions of latent
+        values (a censored rating's value beyond the bound, a Student-t rating's weight) or of
+        session terms in the models built on it."""
         a_pat, _, q_pat, k_pat, _, _, _, first = patterns
         n_patients, n_patterns = level.shape[0], first.shape[0]
         grad_level = np.zeros((n_patients, n_raters))
@@ -546,7 +547,6 @@ def _log_density(
         Patients of one design pattern (``pattern_of``: the same count, sum of times and sum of
         squared times per rater) share ``A_p`` and with it every k x k matrix of their own
         integral; those are computed once per pattern, and per patient only vectors."""
-        n_patients = level.shape[0]
         w = 1.0 / sigma**2
         low_p, low_t = np.tril(chol_p), np.tril(chol_t)
         patterns = _patterns(sums, w, low_p, pattern_of)
