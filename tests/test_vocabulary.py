@@ -70,7 +70,7 @@ def test_parameters_keep_the_simulators_order():
     assert parameters() == (
         "level", "growth", "level_coef", "growth_coef", "patient_level_coef",
         "patient_growth_coef", "therapist_sd", "patient_sd", "therapist_corr", "patient_corr",
-        "sigma", "nu", "intercept", "coef",
+        "sigma", "nu", "session_coef", "intercept", "coef",
     )  # fmt: skip
 
 
@@ -78,7 +78,7 @@ def test_tables_report_in_the_order_they_always_did():
     growth = [n for n in reported(correlations=False) if n in {t.name for t in terms("growth")}]
     assert growth == [
         "level", "growth", "level_coef", "growth_coef", "patient_level_coef",
-        "patient_growth_coef", "sigma", "nu", "therapist_sd", "patient_sd",
+        "patient_growth_coef", "session_coef", "sigma", "nu", "therapist_sd", "patient_sd",
     ]  # fmt: skip
     assert reported("regression") == ("intercept", "coef", "coef_std", "r2", "sigma")
     assert reported("growth")[-2:] == ("therapist_corr", "patient_corr")

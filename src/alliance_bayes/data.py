@@ -20,7 +20,7 @@ import pandas as pd
 from . import _validation as check
 from ._bins import MAX_SESSIONS, session_bins
 from ._html import card, esc, facts, number, section, table
-from .errors import DataWarning, show_some
+from .errors import DataValidationError, DataWarning, show_some
 
 TimeCoding = Literal["log", "linear", "as_is"]
 TIME_CODINGS = ("log", "linear", "as_is")
@@ -100,6 +100,8 @@ class AllianceData:
     rater_roles: Mapping[str, str] = field(default_factory=dict)  # label -> patient/therapist
     planned_missing: np.ndarray | None = None  # design-made missingness, applied when simulating
     truth: Mapping[str, Any] | None = None  # true parameter values of simulated data
+    # time-varying (session-level) covariates, one value per row; None: none
+    session_covariates: Covariates | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -116,6 +118,7 @@ class AllianceData:
         patient_covariates: Sequence[str] = (),
         therapists: pd.DataFrame | None = None,
         time_coding: TimeCoding = "log",
+        session_covariates: Sequence[str] = (),
         standardize: bool = True,
         scale: tuple[float, float] | None = None,
         time_scale: float = 1.0,
@@ -136,6 +139,11 @@ class AllianceData:
             missing values are kept and imputed by the model.
         therapists
             One row per therapist (e.g. DPCCQ and FMI scores), joined on the therapist id column.
+        session_covariates
+            Time-varying covariates, one value per rating (e.g. a symptom score at each
+            session). The growth model splits each into its within-patient part (the value less
+            the patient's mean) and its between-patient part (the patient's mean), reported
+            separately. Values must be present wherever the score is.
         time_coding
             ``"log"`` (ln session - ln first session), ``"linear"`` ((session - first) /
             ``time_scale``) or ``"as_is"``.
@@ -230,6 +238,7 @@ class AllianceData:
             | ({"rater": rater} if rater else {}),
             therapist_covariates=tuple(therapist_covariates),
             patient_covariates=tuple(patient_covariates),
+            session_covariates=tuple(session_covariates),
             therapists=therapists,
             time_coding=time_coding,
             time_scale=time_scale,
@@ -416,6 +425,9 @@ class AllianceData:
             frame[name] = self.therapist_covariates.raw[self.obs_therapist, k]
         for m, name in enumerate(self.patient_covariates.names):
             frame[name] = self.patient_covariates.raw[self.obs_patient, m]
+        if self.session_covariates is not None:
+            for m, name in enumerate(self.session_covariates.names):
+                frame[name] = self.session_covariates.raw[:, m]
         return frame
 
     def fingerprint(self) -> str:
@@ -429,6 +441,7 @@ class AllianceData:
             self.score,
             self.therapist_covariates.values,
             self.patient_covariates.values,
+            *(() if self.session_covariates is None else (self.session_covariates.values,)),
         ):
             digest.update(np.ascontiguousarray(array).tobytes())
         for labels in (self.therapist_labels, self.patient_labels, self.rater_labels):
@@ -570,6 +583,8 @@ class AllianceData:
             )
         if self.patient_covariates.names:
             lines.append("  patient covariates: " + ", ".join(self.patient_covariates.names))
+        if self.session_covariates is not None and self.session_covariates.names:
+            lines.append("  session covariates: " + ", ".join(self.session_covariates.names))
         if d["therapists_without_patients"]:
             lines.append(
                 f"  left out (in the therapist frame, no patients): "
@@ -845,6 +860,7 @@ def _assemble(
     rater_roles: Mapping[str, str] | None = None,
     require_roles: bool = False,
     ids: _Ids | None = None,
+    session_covariates: tuple[str, ...] = (),
 ) -> AllianceData:
     """Integer indices, coded time and covariates from an already-checked frame.
 
@@ -898,6 +914,7 @@ def _assemble(
         therapists_without_questionnaire=without,
         therapists_without_patients=without_patients,
         rater_roles=roles,
+        session_covariates=_session_covariates(frame, session_covariates, scores, standardize),
     )
 
 
@@ -933,6 +950,33 @@ def _therapist_covariates(
             merged = np.where(np.isnan(merged), long, merged)
         out[:, k] = merged
     return out, without_patients
+
+
+def _session_covariates(
+    frame: pd.DataFrame, names: tuple[str, ...], scores: np.ndarray, standardize: bool
+) -> Covariates | None:
+    """(n_rows, M) time-varying covariates, standardised over the rows with a score; a value
+    is required wherever the score is (the model has no imputation for them)."""
+    if not names:
+        return None
+    out = np.full((len(frame), len(names)), np.nan)
+    scored = np.isfinite(scores)
+    for m, name in enumerate(names):
+        check.require_columns(frame, [name], "data frame")
+        values = check.numeric_column(frame, name, "data frame")
+        lacking = scored & ~np.isfinite(values)
+        if lacking.any():
+            raise DataValidationError(
+                f"column {name!r} (a session covariate) is missing at rows "
+                f"{show_some(list(frame.index[lacking]))}, which have a score: give a value "
+                "there or leave the score out."
+            )
+        check.require_variance(values[scored], name)
+        out[:, m] = values
+    if not standardize:
+        return Covariates.from_raw(names, out, False)
+    mean, sd = np.nanmean(out[scored], axis=0), np.nanstd(out[scored], axis=0, ddof=1)
+    return Covariates(tuple(names), (out - mean) / sd, mean, sd, True)
 
 
 def _patient_covariates(frame: pd.DataFrame, names: tuple[str, ...], ids: _Ids) -> np.ndarray:

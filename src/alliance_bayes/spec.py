@@ -125,12 +125,15 @@ class Design:
     description: str = ""
     score: dict[str, Any] | None = None
     schedule: dict[str, Any] | None = None
+    session_covariates: CovariateDesign = field(default_factory=CovariateDesign)
 
     def __post_init__(self) -> None:
         if isinstance(self.therapist_covariates, Mapping):
             self.therapist_covariates = CovariateDesign(**self.therapist_covariates)
         if isinstance(self.patient_covariates, Mapping):
             self.patient_covariates = CovariateDesign(**self.patient_covariates)
+        if isinstance(self.session_covariates, Mapping):
+            self.session_covariates = CovariateDesign(**self.session_covariates)
         if self.time_coding not in TIME_CODINGS:
             raise ValueError(f"time_coding must be one of {TIME_CODINGS}.")
         self._set_sessions()
@@ -333,6 +336,9 @@ class Design:
             frame[name] = t_cov[patient_therapist[patient], k]
         for m, name in enumerate(self.patient_covariates.names):
             frame[name] = p_cov[patient, m]
+        s_cov = self._session_values(rng, n_patients, patient)
+        for m, name in enumerate(self.session_covariates.names):
+            frame[name] = s_cov[:, m]
         data = _assemble(
             frame,
             scores=np.full(len(frame), np.nan),
@@ -346,6 +352,7 @@ class Design:
             },
             therapist_covariates=tuple(self.therapist_covariates.names),
             patient_covariates=tuple(self.patient_covariates.names),
+            session_covariates=tuple(self.session_covariates.names),
             therapists=None,
             time_coding=self.time_coding,  # type: ignore[arg-type]
             time_scale=1.0,
@@ -353,6 +360,20 @@ class Design:
             scale=None if self.scale is None else (self.scale[0], self.scale[1]),
         )
         return dataclasses.replace(data, planned_missing=missing)
+
+    def _session_values(
+        self, rng: np.random.Generator, n_patients: int, patient: np.ndarray
+    ) -> np.ndarray:
+        """Time-varying covariates per row: a patient's own level (a draw of
+        ``session_covariates``) plus a session's departure from it (a draw of the same
+        distribution about 0), so both the within and the between part vary. Draws nothing
+        from ``rng`` when there are none (designs without them give the data they gave)."""
+        spec = self.session_covariates
+        if not spec.names:
+            return np.zeros((len(patient), 0))
+        between = spec.draw(n_patients, rng)
+        around_zero = dataclasses.replace(spec, mean=[0.0] * len(spec.names))
+        return between[patient] + around_zero.draw(len(patient), rng)
 
     def _rows(
         self, rng: np.random.Generator, n_patients: int
@@ -655,7 +676,12 @@ class ModelSpec:
     ``"piecewise"`` (``max(x - knot, 0)``, ``knot`` a session number coded as the data's time).
     Its coefficient is ``session_coef`` (rater, session_term); the random effects stay on level
     and linear growth. Time itself is coded by the data (``time_coding`` of
-    :meth:`AllianceData.from_frame`: log, linear or as is). Each round-trips through TOML:
+    :meth:`AllianceData.from_frame`: log, linear or as is). ``session_covariates`` (``None``:
+    every one of the data) are time-varying predictors, split for the user into a within-patient
+    part (the value less the patient's mean: a session term, ``"<name> (within)"``) and a
+    between-patient part (the patient's mean, centred: a patient covariate on level and growth,
+    ``"<name> (between)"``), as multilevel methodologists recommend (Curran & Bauer 2011). Each
+    round-trips through TOML:
 
     >>> shaped = ModelSpec(therapist_slopes=False, correlated=False, time_shape="piecewise",
     ...                    knot=8)
@@ -685,6 +711,7 @@ class ModelSpec:
     correlated: bool = True
     time_shape: str = "linear"
     knot: float | None = None
+    session_covariates: list[str] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.design, Mapping):
@@ -756,6 +783,7 @@ class ModelSpec:
             "correlated",
             "time_shape",
             "knot",
+            "session_covariates",
         )
         return {k: v for k, v in self.to_dict().items() if k in keep}
 

@@ -90,13 +90,6 @@ GROWTH: tuple[Term, ...] = (
         "coefficient",
         "patient covariate effect on growth",
     ),
-    Term(
-        "session_coef",
-        ("rater", "session_term"),
-        "obs",
-        "coefficient",
-        "effect of a session term (time^2, time after the knot) on the mean",
-    ),
     Term("therapist_sd", ("component",), "therapist", "scale", "SDs of the therapist effects"),
     Term("patient_sd", ("component",), "patient", "scale", "SDs of the patient effects"),
     Term("therapist_corr", PAIR_DIMS, "therapist", "correlation", "therapist effects' corr."),
@@ -105,6 +98,15 @@ GROWTH: tuple[Term, ...] = (
     Term("patient_effect", ("patient", "component"), "patient", "effect", "per patient"),
     Term("sigma", ("rater",), "obs", "residual", "residual SD"),
     Term("nu", (), "obs", "shape", "Student-t degrees of freedom"),
+    # after the others: the prior draw of a seeded SBC study follows this order
+    Term(
+        "session_coef",
+        ("rater", "session_term"),
+        "obs",
+        "coefficient",
+        "effect of a session term (time^2, time after the knot, a time-varying covariate's "
+        "within-patient part) on the mean",
+    ),
     Term("alliance", ("obs",), "obs", "outcome", "the observed (or simulated) outcome"),
 )
 """The growth model's names (components are ``<rater>:level`` and ``<rater>:growth``)."""

@@ -419,9 +419,10 @@ def test_regression_names_and_coords():
 
 def test_the_vocabulary_table_is_true_of_both_models():
     """Every name of the table is in its model with the table's dims, and every prior of a
-    model with all its options (Student-t, covariates at both levels) is a parameter."""
+    model with all its options (Student-t, covariates at both levels, a session term) is a
+    parameter."""
     models = {
-        "growth": growth_model(dual_rater_data(), likelihood="student_t"),
+        "growth": growth_model(dual_rater_data(), likelihood="student_t", time_shape="quadratic"),
         "regression": therapist_regression(regression_data()),
     }
     for family, model in models.items():

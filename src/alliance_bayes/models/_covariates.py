@@ -45,3 +45,42 @@ def therapist_covariate_matrix(data: AllianceData, cols: list[int]) -> pt.Tensor
     col_idx = pm.Data("missing_covariate", missing_k)
     latent = pm.Normal("therapist_covariate_missing", mu=centre, sigma=spread, shape=missing_t.size)
     return pt.set_subtensor(z[row_idx, col_idx], latent)
+
+
+def within_between(
+    data: AllianceData, rows: np.ndarray, requested: Sequence[str] | None
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The time-varying covariates split for the model: their names, the within-patient part
+    per row of ``rows`` (the value less the patient's mean over those rows) and the
+    between-patient part per patient (that mean, centred over the patients with rows; 0 for a
+    patient without any).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"t": [1, 1, 1, 2, 2], "p": [1, 1, 2, 3, 3], "s": [1, 2, 1, 1, 2],
+    ...                       "wai": [5.0, 5.5, 4.0, 4.2, 4.4], "sym": [2.0, 4.0, 6.0, 1.0, 1.0]})
+    >>> data = AllianceData.from_frame(frame, therapist="t", patient="p", score="wai", time="s",
+    ...                                session_covariates=["sym"], standardize=False)
+    >>> names, within, between = within_between(data, np.arange(5), None)
+    >>> within[:, 0].tolist(), between[:, 0].tolist()
+    ([-1.0, 1.0, 0.0, 0.0, 0.0], [0.0, 3.0, -3.0])
+    """
+    covariates = data.session_covariates
+    available = () if covariates is None else covariates.names
+    names, cols = select_covariates(available, requested, "session")
+    if not names:
+        return [], np.zeros((len(rows), 0)), np.zeros((data.n_patients, 0))
+    values = covariates.values[rows][:, cols]
+    patient = data.obs_patient[rows]
+    counts = np.bincount(patient, minlength=data.n_patients).astype(float)
+    totals = np.stack(
+        [np.bincount(patient, values[:, m], minlength=data.n_patients) for m in range(len(cols))],
+        axis=1,
+    )
+    present = counts > 0
+    means = np.zeros_like(totals)
+    means[present] = totals[present] / counts[present, None]
+    within = values - means[patient]
+    between = np.where(present[:, None], means - means[present].mean(axis=0), 0.0)
+    return names, within, between

@@ -23,7 +23,7 @@ from ..data import AllianceData, code_time
 from ..errors import DataWarning
 from ..priors import Prior, prior_variable, resolve_priors, time_span
 from ..spec import ModelSpec
-from ._covariates import select_covariates, therapist_covariate_matrix
+from ._covariates import select_covariates, therapist_covariate_matrix, within_between
 from ._effects import correlated_effects, shaped_sd_corr
 from ._info import attach_info
 from ._latent import latent_values, observed_sums
@@ -48,6 +48,11 @@ OPTIONS = (
     "centered",
     "marginal",
     "priors",
+    "therapist_slopes",
+    "correlated",
+    "time_shape",
+    "knot",
+    "session_covariates",
 )
 
 
@@ -60,6 +65,11 @@ def growth_model(
     priors: Mapping[str, Prior] | None = None,
     centered: bool = False,
     marginal: bool | None = None,
+    therapist_slopes: bool = True,
+    correlated: bool = True,
+    time_shape: str = "linear",
+    knot: float | None = None,
+    session_covariates: Sequence[str] | None = None,
     spec: ModelSpec | None = None,
 ) -> pm.Model:
     """Build the multilevel growth model for one rater or two raters jointly.
@@ -88,6 +98,15 @@ def growth_model(
         The integrated likelihood reads the ratings through their sums per patient, made when the
         model is built: to fit new ratings, build the model again (``fit`` checks this); tools
         that swap ``alliance_observed`` by hand need ``marginal=False``.
+    therapist_slopes, correlated, time_shape, knot
+        The model's shape (see :class:`ModelSpec`): no therapist effects on growth,
+        independent effects, and a quadratic or piecewise-linear (``knot``: a session) mean
+        trajectory, whose extra term's coefficient is ``session_coef``.
+    session_covariates
+        Which time-varying covariates of ``data`` predict the ratings (default: all of them),
+        each split into its within-patient part (a ``session_coef`` term, ``"<name>
+        (within)"``) and its between-patient part (a patient covariate, ``"<name>
+        (between)"``, on level and growth).
     spec
         A :class:`ModelSpec`; when given, it supplies all of the above, and a keyword that
         contradicts it raises ``ValueError`` (it would otherwise be ignored).
@@ -115,6 +134,11 @@ def growth_model(
         centered=centered,
         marginal=marginal,
         priors=dict(priors or {}),
+        therapist_slopes=therapist_slopes,
+        correlated=correlated,
+        time_shape=time_shape,
+        knot=knot,
+        session_covariates=_names(session_covariates),
     )
     spec = options if spec is None else _agreed(spec, options)
     marginal = spec.integrates_effects()
@@ -132,6 +156,9 @@ def growth_model(
         data.patient_covariates.names, spec.patient_covariates, "patient"
     )
     rows = np.flatnonzero(data.observed) if data.has_outcome else np.arange(data.n_obs)
+    s_names, within, between = within_between(data, rows, spec.session_covariates)
+    p_values = np.hstack([data.patient_covariates.values[:, p_cols], between])
+    p_names = p_names + [f"{name} (between)" for name in s_names]
     coords = data.coords | {
         "therapist_covariate": t_names,
         "patient_covariate": p_names,
@@ -181,11 +208,7 @@ def growth_model(
             t_level = t_level + _effect_of(z, "level_coef", resolved, "therapist_covariate")
             t_growth = t_growth + _effect_of(z, "growth_coef", resolved, "therapist_covariate")
         if p_names:
-            w = pm.Data(
-                "patient_covariates",
-                data.patient_covariates.values[:, p_cols],
-                dims=("patient", "patient_covariate"),
-            )
+            w = pm.Data("patient_covariates", p_values, dims=("patient", "patient_covariate"))
             p_level = p_level + _effect_of(w, "patient_level_coef", resolved, "patient_covariate")
             p_growth = p_growth + _effect_of(
                 w, "patient_growth_coef", resolved, "patient_covariate"
@@ -195,7 +218,7 @@ def growth_model(
         line_growth = growth + t_growth[therapist_of] + p_growth
         line_level.name, line_growth.name = LINE_NAMES  # found by name by fit's conditional draws
         mu = line_level[patient_idx, rater_idx] + line_growth[patient_idx, rater_idx] * time
-        shift = _session_terms(spec, data, time, rater_idx, resolved)
+        shift = _session_terms(spec, data, time, rater_idx, resolved, (s_names, within))
         if shift is not None:
             mu = mu + shift
         mu.name = "alliance_mean"  # found by name by R^2 (_graph.alliance_mean)
@@ -290,7 +313,8 @@ def _warn_if_at_bounds(data: AllianceData, likelihood: str) -> None:
 
 
 def session_term_labels(spec: ModelSpec) -> list[str]:
-    """The labels of the session terms of ``spec``'s time shape (``session_term`` coords).
+    """The labels of the session terms of ``spec``'s time shape (``session_term`` coords; the
+    within-patient parts of time-varying covariates follow them).
 
     Examples
     --------
@@ -305,30 +329,44 @@ def session_term_labels(spec: ModelSpec) -> list[str]:
 
 
 def _session_terms(
-    spec: ModelSpec, data: AllianceData, time: Any, rater: Any, priors: dict[str, Prior]
+    spec: ModelSpec,
+    data: AllianceData,
+    time: Any,
+    rater: Any,
+    priors: dict[str, Prior],
+    within: tuple[list[str], np.ndarray],
 ) -> Any:
-    """The fixed session terms of the time shape, ``session_coef[rater] . u(time)`` per rating
-    (``None`` for linear time). The knot is coded as the data's time (data, not a constant, so
-    a compiled model serves other knots)."""
+    """The fixed session terms, ``session_coef[rater] . u`` per rating (``None`` without any):
+    the time shape's term and the within-patient parts of time-varying covariates. The knot is
+    coded as the data's time (data, not a constant, so a compiled model serves other knots)."""
+    names, values = within
     labels = session_term_labels(spec)
-    if not labels:
+    if not labels and not names:
         return None
     model = pm.modelcontext(None)
-    model.add_coord("session_term", labels)
+    model.add_coord("session_term", labels + [f"{name} (within)" for name in names])
+    columns, scales = [], []
     if spec.time_shape == "quadratic":
-        columns = time[:, None] ** 2
-    else:
+        columns.append(time[:, None] ** 2)
+        scales.append(1.0 / time_span(data))  # per unit of x^2
+    elif spec.time_shape == "piecewise":
         coded, _ = code_time(
             np.array([float(spec.knot)]), data.time_coding, data.time_scale, data.time_origin
         )
         knot = pm.Data("time_knot", float(coded[0]))
-        columns = pt.maximum(time - knot, 0.0)[:, None]
+        columns.append(pt.maximum(time - knot, 0.0)[:, None])
+        scales.append(1.0)
+    if names:
+        columns.append(pm.Data("session_within", values, dims=("obs", "session_covariate")))
+        # per SD of the covariate, as the other coefficients: u / 4 where growth has u / (2T)
+        scales += [time_span(data) / 2] * len(names)
     prior = dict(priors["session_coef"])
-    if spec.time_shape == "quadratic" and "session_coef" not in spec.priors:
-        prior["sigma"] = prior["sigma"] / time_span(data)  # per unit of x^2
+    if "session_coef" not in spec.priors and "sigma" in prior:
+        prior["sigma"] = [float(prior["sigma"]) * scale for scale in scales]
     priors["session_coef"] = prior
     coef = prior_variable("session_coef", prior, dims=("rater", "session_term"))
-    return (columns * coef[rater]).sum(axis=-1)
+    u = columns[0] if len(columns) == 1 else pt.concatenate(columns, axis=1)
+    return (u * coef[rater]).sum(axis=-1)
 
 
 def _effect_of(covariates: Any, name: str, priors: dict[str, Prior], dim: str) -> Any:
