@@ -11,11 +11,17 @@ import functools
 import importlib.util
 import os
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+ROOT = Path(__file__).parent
+# the notebooks as this run's nbmake executed them, for the docs build (git-ignored)
+EXECUTED_NOTEBOOKS = ROOT / "build" / "notebooks"
+DOCS_TESTS = ROOT / "tests" / "test_docs.py"
 
 # Notebooks read these to run with small draws in CI; a user's own setting wins.
 os.environ.setdefault("ALLIANCE_BAYES_DRAWS", "200")
@@ -115,16 +121,28 @@ def _doctest_setup(request: pytest.FixtureRequest) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The doctests' fits are prior draws: PSIS-LOO warns about them (rightly), but not in CI."""
+    """The doctests' fits are prior draws: PSIS-LOO warns about them (rightly), but not in CI.
+
+    The docs build renders the notebooks as this run executed them (below): its tests run
+    last, after nbmake's; the executed copies of an earlier run are removed first.
+    """
     from _pytest.doctest import DoctestItem
 
     for item in items:
         if isinstance(item, DoctestItem):
             item.add_marker(pytest.mark.filterwarnings("ignore::alliance_bayes.ParetoKWarning"))
             item.add_marker(pytest.mark.filterwarnings("ignore::RuntimeWarning:arviz.stats"))
+    docs = [item for item in items if item.path == DOCS_TESTS]
+    if docs:
+        items[:] = [item for item in items if item.path != DOCS_TESTS] + docs
+    if any(getattr(item, "nbmake", False) for item in items):
+        shutil.rmtree(EXECUTED_NOTEBOOKS, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------- quiet notebooks
+# Each notebook that nbmake ran without error is also saved, executed, to EXECUTED_NOTEBOOKS
+# (git-ignored), which tests/test_docs.py's site build renders
+# (scripts/mkdocs_executed_notebooks.py): the site shows this run's outputs, no notebook runs twice.
 # The notebooks, run by nbmake, also fail on any warning or log line outside the allow-list:
 # nbmake executes each notebook once (CI's ``pytest --nbmake``); this hook keeps the executed
 # notebook and checks its stderr outputs with ``tests/test_quiet.py``'s rules, so the check
@@ -159,6 +177,10 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     finally:
         items.NotebookRun = original
     if results and results[0].error is None:
+        import nbformat
+
+        EXECUTED_NOTEBOOKS.mkdir(parents=True, exist_ok=True)
+        nbformat.write(results[0].nb, EXECUTED_NOTEBOOKS / Path(item.filename).name)
         found = _quiet_rules().unexpected_in_notebook(results[0].nb)
         if found:
             raise AssertionError(

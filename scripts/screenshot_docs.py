@@ -49,8 +49,12 @@ def screenshot(page: Path, png: Path, window: str = WINDOW) -> Path:
             "--headless",
             "--no-sandbox",  # root in a container
             "--disable-gpu",
+            # nothing of Chromium's own goes to the network either (updates, sync, field trials)
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
             "--hide-scrollbars",
-            f"--user-data-dir={profile}",
+            f"--user-data-dir={profile}",  # a fresh profile each time
             "--proxy-server=127.0.0.1:9",  # every network request fails: the page is offline
             "--no-first-run",
             "--virtual-time-budget=5000",  # let the theme's script lay out the page

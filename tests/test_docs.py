@@ -28,6 +28,10 @@ from alliance_bayes import plots
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "mkdocs.yml"
 SCRIPT = ROOT / "scripts" / "screenshot_docs.py"
+HOOK = ROOT / "scripts" / "mkdocs_executed_notebooks.py"
+SITE = ROOT / "site"  # git-ignored: CI's built site, with the notebooks as this run executed them
+EXECUTED = ROOT / "build" / "notebooks"  # the root conftest.py's EXECUTED_NOTEBOOKS
+NOTEBOOKS_VARIABLE = "ALLIANCE_BAYES_DOCS_NOTEBOOKS"
 
 # the attributes by which a page makes the browser fetch something, per tag
 FETCHING = {
@@ -47,8 +51,10 @@ REMOTE = re.compile(r"^\s*(?:https?:)?//", re.IGNORECASE)
 CSS_REMOTE = re.compile(r"(?:@import\s+(?:url\()?|url\()\s*['\"]?\s*(?:https?:)?//", re.I)
 
 
-def build_site(config: Path, out: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+def build_site(
+    config: Path, out: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1") | (env or {})
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(out)],
         cwd=config.parent,
@@ -92,12 +98,19 @@ def external_fetches(html: str) -> list[str]:
     return parser.found
 
 
+def notebooks_ran(session: pytest.Session) -> bool:
+    """Whether this pytest run executes the notebooks (``pytest --nbmake``): the root
+    ``conftest.py`` then runs this module after them and keeps their executed copies."""
+    return any(getattr(item, "nbmake", False) for item in session.items)
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    result = build_site(CONFIG, out)
+def site(request: pytest.FixtureRequest) -> Path:
+    """The site in ``site/``; its notebook pages show this run's outputs when it ran them."""
+    env = {NOTEBOOKS_VARIABLE: str(EXECUTED)} if notebooks_ran(request.session) else {}
+    result = build_site(CONFIG, SITE, env)
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr[-4000:]}"
-    return out
+    return SITE
 
 
 def test_the_fetch_finder_flags_remote_scripts_styles_and_fonts():
@@ -138,6 +151,77 @@ def test_the_site_builds_strictly_and_fetches_nothing_from_the_network(site):
     assert fetches == {}
     styles = [css for css in site.rglob("*.css") if CSS_REMOTE.search(css.read_text("utf-8"))]
     assert styles == []
+
+
+OUTPUT_ELEMENT = re.compile(r'class="[^"]*\bjp-OutputArea-output\b')  # a cell's output, not CSS
+
+
+def _outputs(notebook: Path) -> list[dict]:
+    import nbformat
+
+    cells = nbformat.read(notebook, as_version=4).cells
+    return [o for c in cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+def test_the_notebook_pages_show_the_outputs_of_this_runs_notebooks(site, request):
+    """``pytest --nbmake`` (CI): each notebook that ran is rendered from its executed copy, so
+    its page holds that run's figures (the very PNGs) and tables, executed once."""
+    if not notebooks_ran(request.session):
+        pytest.skip("no notebook ran in this pytest run (`pytest --nbmake` runs them first)")
+    copies = {copy.name: copy for copy in EXECUTED.glob("*.ipynb")}
+    assert copies, f"the notebooks ran, but none was saved to {EXECUTED}"
+    figures = 0
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        page = (site / "notebooks" / notebook.with_suffix(".html").name).read_text("utf-8")
+        rendered = len(OUTPUT_ELEMENT.findall(page))
+        if notebook.name not in copies:  # not run (or failed): as committed, without outputs
+            assert rendered == 0, notebook.name
+            continue
+        outputs = _outputs(copies[notebook.name])
+        assert outputs and rendered >= len(outputs), (notebook.name, rendered, len(outputs))
+        for output in outputs:
+            data = output.get("data", {})
+            if "image/png" in data:  # the very figure of this run
+                assert "".join(data["image/png"].split())[:200] in page, notebook.name
+                figures += 1
+            if 'class="dataframe"' in data.get("text/html", ""):
+                assert 'class="dataframe"' in page, notebook.name
+    assert figures > 0  # every notebook draws a figure
+
+
+def test_the_hook_renders_a_notebooks_executed_copy_only_when_asked(tmp_path):
+    """``scripts/mkdocs_executed_notebooks.py`` on a small site: with the variable set, the
+    page of ``notebooks/demo.ipynb`` is rendered from the copy (its output shows); without it,
+    from the committed notebook (no output)."""
+    import nbformat
+
+    docs = tmp_path / "docs"
+    (docs / "notebooks").mkdir(parents=True)
+    (docs / "index.md").write_text("# Home\n")
+    committed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    nbformat.write(committed, docs / "notebooks" / "demo.ipynb")
+    executed = tmp_path / "executed"
+    executed.mkdir()
+    committed.cells[0].outputs = [nbformat.v4.new_output("stream", text="answer-42-from-run\n")]
+    nbformat.write(committed, executed / "demo.ipynb")
+    config = {
+        "site_name": "t",
+        "use_directory_urls": False,
+        "theme": {"name": "mkdocs"},
+        "hooks": [str(HOOK)],
+        "plugins": [
+            {"mkdocs-jupyter": {"include": ["*.ipynb"], "include_requirejs": False, "cache": False}}
+        ],
+        "nav": [{"Home": "index.md"}, {"Demo": "notebooks/demo.ipynb"}],
+    }
+    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config))
+    for variable, shown in [(str(executed), True), ("", False)]:
+        out = tmp_path / f"site{shown}"
+        result = build_site(tmp_path / "mkdocs.yml", out, {NOTEBOOKS_VARIABLE: variable})
+        assert result.returncode == 0, result.stderr[-3000:]
+        page = (out / "notebooks" / "demo.html").read_text("utf-8")
+        assert "print" in page
+        assert ("answer-42-from-run" in page) is shown
 
 
 def api_directives() -> set[str]:

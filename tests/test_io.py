@@ -479,3 +479,68 @@ def test_a_missing_optional_package_says_how_to_install_it(tmp_path, monkeypatch
 
 def test_read_table_is_exported():
     assert ab.read_table is read_table and "read_table" in ab.__all__
+
+
+# ---------------------------------------------------------------------------- column labels
+def test_spss_column_labels_of_the_ratings_and_the_questionnaires_become_data_labels(tmp_path):
+    import pyreadstat
+
+    from conftest import build, make_long_frame, make_therapist_frame
+
+    ratings, questionnaires = tmp_path / "ratings.sav", tmp_path / "therapists.sav"
+    pyreadstat.write_sav(
+        make_long_frame(), ratings,
+        column_labels={"burdens": "Personal Burdens", "wai": "WAI-SR", "patient": "Client id"},
+    )  # fmt: skip
+    pyreadstat.write_sav(
+        make_therapist_frame(), questionnaires,
+        column_labels={"satisfactions": "Personal Satisfactions", "mindfulness": ""},
+    )  # fmt: skip
+    frame = read_table(ratings, ids=["therapist", "patient"])
+    therapists = read_table(questionnaires, ids=["therapist"])
+    covariates = ["burdens", "satisfactions", "mindfulness"]
+    data = build(frame, therapists=therapists, therapist_covariates=covariates)
+    # the columns the data use, with a label: not the id column, not the unlabelled one
+    assert data.labels == {
+        "wai": "WAI-SR",
+        "burdens": "Personal Burdens",
+        "satisfactions": "Personal Satisfactions",
+    }
+    given = build(frame, therapists=therapists, therapist_covariates=covariates,
+                  labels={"burdens": "DPCCQ Burdens", "session": "Session number"})  # fmt: skip
+    assert given.labels["burdens"] == "DPCCQ Burdens"
+    assert given.labels["session"] == "Session number"
+    assert given.labels["satisfactions"] == "Personal Satisfactions"
+
+
+def test_labels_must_name_a_used_column_and_be_text():
+    from conftest import build, make_long_frame
+
+    frame = make_long_frame()
+    with pytest.raises(DataValidationError, match=r"labels: 'burden' not among .*'burdens'"):
+        build(frame, therapist_covariates=["burdens"], labels={"burden": "Personal Burdens"})
+    with pytest.raises(DataValidationError, match=r"labels: 'wai' need a non-empty text"):
+        build(frame, labels={"wai": " "})
+    assert build(frame).labels == {}  # a frame without attrs: no labels
+
+
+def test_from_wide_keeps_the_column_labels_of_patient_covariates(tmp_path):
+    import pyreadstat
+
+    wide = pd.DataFrame(
+        {
+            "t": ["a", "a", "b", "b"],
+            "p": ["1", "2", "3", "4"],
+            "age": [30.0, 41.0, 52.0, 25.0],
+            "wai_s1": [5.0, 4.0, 6.0, 5.5],
+            "wai_s3": [5.5, 4.5, 6.1, 5.0],
+        }
+    )
+    path = tmp_path / "wide.sav"
+    pyreadstat.write_sav(wide, path, column_labels={"age": "Age (years)", "wai_s1": "WAI s1"})
+    frame = read_table(path, ids=["t", "p"])
+    data = AllianceData.from_wide(
+        frame, therapist="t", patient="p", columns="wai_s{session}", patient_covariates=["age"],
+        scale=(1, 7),
+    )  # fmt: skip
+    assert data.labels == {"age": "Age (years)"}  # a session column's label names no column used

@@ -301,3 +301,63 @@ def test_the_likelihood_is_named_in_words(likelihood, words, extra):
     if extra:
         assert extra in set(table.rows["label"])
         assert table.rows.set_index("label").loc[extra, "direction"] == ""
+
+
+# ---------------------------------------------------------------------------- SPSS column labels
+SPSS_LABELS = {"burdens": "Personal Burdens", "wai": "Working alliance (WAI-SR)"}
+
+
+@pytest.fixture(scope="module")
+def labelled_fit(tmp_path_factory):
+    """A fit of ratings read from a ``.sav`` whose columns carry SPSS labels; no ``labels=``."""
+    import pyreadstat
+
+    path = tmp_path_factory.mktemp("sav") / "ratings.sav"
+    pyreadstat.write_sav(make_long_frame(), path, column_labels=SPSS_LABELS)
+    frame = ab.read_table(path, ids=["therapist", "patient"])
+    return _fit(build(frame, therapist_covariates=["burdens"], scale=(1, 7)))
+
+
+def test_spss_column_labels_name_the_covariates_and_the_score_with_no_argument(labelled_fit):
+    table = report_table(labelled_fit)
+    assert _label(table, "growth_coef[patient, burdens]") == (
+        "Growth × Personal Burdens, patient-rated"
+    )
+    assert _label(table, "level_coef[therapist, burdens]") == (
+        "Level × Personal Burdens, therapist-rated"
+    )
+    assert "Working alliance (WAI-SR)" in table.caption
+    assert "Personal Burdens: SD = " in " ".join(table.notes)
+
+
+def test_explicit_labels_win_over_the_spss_column_labels(labelled_fit):
+    table = report_table(labelled_fit, labels={"burdens": "DPCCQ Burdens"})
+    assert _label(table, "growth_coef[patient, burdens]") == "Growth × DPCCQ Burdens, patient-rated"
+
+
+def test_figures_take_their_axis_labels_from_the_spss_column_labels(labelled_fit):
+    import matplotlib.pyplot as plt
+
+    from alliance_bayes.plots import plot_coefficients, plot_conditional_effects
+    from alliance_bayes.plots.style import score_label
+
+    assert score_label(labelled_fit) == "Working alliance (WAI-SR) (1–7)"
+    fig = plot_coefficients(labelled_fit)
+    ticks = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels()]
+    assert "Growth × Personal Burdens, patient-rated" in ticks
+    fig2 = plot_conditional_effects(labelled_fit, "burdens", n_points=5)
+    assert fig2.axes[0].get_ylabel() == "Working alliance (WAI-SR) (1–7)"
+    legend = [t.get_text() for t in fig2.legends[0].get_texts()]
+    assert any("Personal Burdens" in text for text in legend), legend
+    plt.close(fig)
+    plt.close(fig2)
+
+
+def test_the_labels_travel_with_the_fit_through_save_and_load(labelled_fit, tmp_path):
+    loaded = ab.load(ab.save(labelled_fit, tmp_path / "fit.nc"))
+    assert _label(report_table(loaded), "growth_coef[patient, burdens]") == (
+        "Growth × Personal Burdens, patient-rated"
+    )
+    from alliance_bayes.result import rebuild_data
+
+    assert rebuild_data(loaded).labels == SPSS_LABELS

@@ -102,6 +102,8 @@ class AllianceData:
     truth: Mapping[str, Any] | None = None  # true parameter values of simulated data
     # time-varying (session-level) covariates, one value per row; None: none
     session_covariates: Covariates | None = None
+    # display names of the score, time and covariate columns (SPSS column labels, labels=)
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -125,6 +127,7 @@ class AllianceData:
         rater_roles: Mapping[str, str] | None = None,
         normalise_ids: bool = False,
         time_unit: Literal["days", "weeks"] | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> AllianceData:
         """Validate a long-format frame (and an optional therapist frame) into AllianceData.
 
@@ -169,6 +172,11 @@ class AllianceData:
         time_unit
             ``"days"`` or ``"weeks"``: converts a ``time`` column of durations (timedelta64).
             A column of dates is refused (say which date is time 0 by subtracting it).
+        labels
+            Display names of the score, time and covariate columns for tables and figures,
+            e.g. ``{"burd": "Personal Burdens"}``. Column labels that :func:`read_table` kept
+            from an SPSS file (``frame.attrs["column_labels"]``, also of ``therapists``) are
+            used without it; these win over them. Kept as ``data.labels``.
 
         Raises
         ------
@@ -199,6 +207,7 @@ class AllianceData:
             raise ValueError(f"time_coding must be one of {TIME_CODINGS}, got {time_coding!r}.")
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}.")
+        file_labels = _file_labels(frame, therapists)  # before any step that may drop attrs
         id_columns = [therapist, patient] + ([rater] if rater else [])
         check.require_columns(frame, [*id_columns, score, time], "data frame")
         check.require_rows(frame, "data frame")
@@ -248,6 +257,7 @@ class AllianceData:
             require_roles=True,
             ids=ids,
         )
+        data = dataclasses.replace(data, labels=_display_labels(data, file_labels, labels))
         _warn_thin(data)
         return data
 
@@ -326,6 +336,7 @@ class AllianceData:
         long = wide_to_long(
             frame, columns, id_columns=ids, score=score, time=time, rater="rater", dropna=dropna
         )
+        long.attrs["column_labels"] = _file_labels(frame, None)  # the wide file's, for covariates
         if names_raters(columns):
             rater = "rater"
         return cls.from_frame(
@@ -916,6 +927,37 @@ def _assemble(
         rater_roles=roles,
         session_covariates=_session_covariates(frame, session_covariates, scores, standardize),
     )
+
+
+def _file_labels(frame: pd.DataFrame, therapists: pd.DataFrame | None) -> dict[str, str]:
+    """The column labels a reader kept in ``attrs["column_labels"]`` (an SPSS file's), of the
+    ratings and then the therapist frame; unlabelled columns (``None``, ``""``) left out."""
+    found: dict[str, str] = {}
+    for source in (frame, therapists):
+        stored = getattr(source, "attrs", {}).get("column_labels") or {}
+        found |= {str(k): str(v).strip() for k, v in stored.items() if v and str(v).strip()}
+    return found
+
+
+def _display_labels(
+    data: AllianceData, file_labels: Mapping[str, str], given: Mapping[str, str] | None
+) -> dict[str, str]:
+    """The display names of the columns ``data`` uses: the file's labels, then ``given``."""
+    from .errors import DataValidationError
+
+    used = [data.columns["score"], data.columns["time"]]
+    used += [*data.therapist_covariates.names, *data.patient_covariates.names]
+    given = dict(given or {})
+    unknown = [k for k in given if k not in used]
+    if unknown:
+        raise DataValidationError(
+            f"labels: {show_some(unknown)} not among the score, time and covariate columns of "
+            f"these data ({show_some(used, 12)}); rater labels go to report_table(labels=...)."
+        )
+    empty = [k for k, v in given.items() if not isinstance(v, str) or not v.strip()]
+    if empty:
+        raise DataValidationError(f"labels: {show_some(empty)} need a non-empty text label.")
+    return {k: v for k, v in file_labels.items() if k in used} | given
 
 
 def _therapist_covariates(

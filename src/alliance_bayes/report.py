@@ -247,7 +247,10 @@ def report_table(
     labels
         Display names: covariates (``{"burdens": "Personal Burdens"}``), the score column
         (``{"wai": "Working alliance (WAI-S)"}``) or rater labels (``{"client": "client-rated"}``).
-        Covariates default to their column name, capitalised when it is all lower case.
+        These win over the data's own labels (SPSS column labels that
+        :func:`~alliance_bayes.read_table` kept, or ``labels=`` of
+        :meth:`~alliance_bayes.AllianceData.from_frame`, stored with the fit); without either,
+        covariates are their column name, capitalised when it is all lower case.
     prob
         Mass of the equal-tailed credible intervals.
     digits
@@ -440,7 +443,8 @@ class _Words:
         labels: dict[str, str],
         rater_roles: dict[str, str] | None,
     ) -> None:
-        self.idata, self.data, self.labels, self.roles_given = idata, data, labels, rater_roles
+        self.idata, self.data, self.roles_given = idata, data, rater_roles
+        self.labels = dict(data.labels) | labels  # the data's (SPSS column labels), then given
         # a prior predictive InferenceData (a planned design) has its draws in "prior"
         posterior = idata.posterior if "posterior" in idata.groups() else idata.prior
         self.raters = (

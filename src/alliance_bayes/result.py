@@ -63,6 +63,7 @@ class DataAttrs:
     patient_covariate_mean: dict[str, float] = field(default_factory=dict)
     patient_covariate_sd: dict[str, float] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # column -> display name
 
     @classmethod
     def from_data(cls, data: AllianceData) -> DataAttrs:
@@ -80,6 +81,7 @@ class DataAttrs:
             patient_covariate_mean=dict(zip(p.names, p.mean.tolist(), strict=True)),
             patient_covariate_sd=dict(zip(p.names, p.sd.tolist(), strict=True)),
             columns=dict(data.columns),
+            labels=dict(data.labels),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,6 +109,7 @@ class DataAttrs:
                 "time_scale": float(values.get("time_scale", 1.0)),
                 "rater_labels": labels,
                 "rater_roles": dict(values.get("rater_roles") or infer_rater_roles(labels)),
+                "labels": {str(k): str(v) for k, v in (values.get("labels") or {}).items()},
             }
         )
         attrs._check()
@@ -447,6 +450,7 @@ def rebuild_data(idata: az.InferenceData) -> AllianceData:
         time_scale=info.time_scale,
         scale=info.scale,
         columns=dict(info.columns),
+        labels=dict(info.labels),
         # fits made before roles were stored: only the labels patient/therapist say their role
         rater_roles=dict(info.rater_roles or infer_rater_roles(rater_labels)),
     )

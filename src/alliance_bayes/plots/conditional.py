@@ -14,7 +14,7 @@ from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
 from ..data import SINGLE_RATER
 from ..effects import Units, _contrast, conditional_trajectories, observed_sessions
-from .style import panel_axes, score_label, time_label
+from .style import column_label, panel_axes, score_label, time_label
 
 # line styles that stay distinct in grey print, in the order of the values
 _STYLES = ("--", "-", ":", "-.", (0, (5, 1, 1, 1)))
@@ -56,8 +56,8 @@ def plot_conditional_effects(
     prob
         Mass of the credible bands.
     label
-        The covariate's name in the legend (default: its name in the fit), e.g.
-        ``"Personal Burdens"``.
+        The covariate's name in the legend, e.g. ``"Personal Burdens"`` (default: its label
+        stored with the fit, e.g. an SPSS column label, else its name).
     ylabel
         The y axis label (default: the score column's name and the scale's range,
         :func:`~alliance_bayes.plots.style.score_label`).
@@ -90,7 +90,7 @@ def plot_conditional_effects(
         (3.6 * len(raters) + 0.6, 3.6),
         sharey=True,
     )
-    name = label or covariate
+    name = label or column_label(idata, covariate)
     log_time = table.attrs["time_coding"] == "log"
     # viridis, or the greys of paper_style(): both stay apart in grey print
     colors = plt.get_cmap(mpl.rcParams["image.cmap"])(np.linspace(0.1, 0.8, len(values)))[::-1]

@@ -162,7 +162,7 @@ def _data(idata: az.InferenceData) -> DataAttrs:
 
 
 def score_label(idata: az.InferenceData) -> str:
-    """The outcome's axis label: the score column's name and the instrument's range.
+    """The outcome's axis label: the score column's label (or name) and the instrument's range.
 
     ``Alliance`` for the default column name ``alliance``; ``wai (1–7)`` for a column ``wai``
     on a 1-7 scale. Every figure function takes a label of its own to override it.
@@ -174,7 +174,7 @@ def score_label(idata: az.InferenceData) -> str:
     """
     data = _data(idata)
     column = data.columns.get("score", "alliance")
-    name = "Alliance" if column == "alliance" else column
+    name = column_label(idata, column, "Alliance" if column == "alliance" else column)
     if data.scale is None:
         return name
     low, high = data.scale
@@ -182,7 +182,7 @@ def score_label(idata: az.InferenceData) -> str:
 
 
 def time_label(idata: az.InferenceData) -> str:
-    """The time axis label: the time column's name, capitalised (``Session``).
+    """The time axis label: the time column's label, or its name capitalised (``Session``).
 
     Examples
     --------
@@ -190,4 +190,17 @@ def time_label(idata: az.InferenceData) -> str:
     'Session'
     """
     column = _data(idata).columns.get("time", "session")
-    return column[:1].upper() + column[1:]
+    return column_label(idata, column, column[:1].upper() + column[1:])
+
+
+def column_label(idata: az.InferenceData, column: str, default: str | None = None) -> str:
+    """A column's display name stored with the fit (an SPSS column label that
+    :func:`~alliance_bayes.read_table` kept, or ``labels=`` of ``AllianceData.from_frame``),
+    else ``default`` (else the column's own name).
+
+    Examples
+    --------
+    >>> column_label(idata, "burdens")
+    'burdens'
+    """
+    return _data(idata).labels.get(column, column if default is None else default)
