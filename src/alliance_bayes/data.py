@@ -1003,6 +1003,7 @@ def _session_covariates(
         return None
     out = np.full((len(frame), len(names)), np.nan)
     scored = np.isfinite(scores)
+    basis = scored if scored.any() else np.ones_like(scored)  # a planned design: every row
     for m, name in enumerate(names):
         check.require_columns(frame, [name], "data frame")
         values = check.numeric_column(frame, name, "data frame")
@@ -1013,11 +1014,11 @@ def _session_covariates(
                 f"{show_some(list(frame.index[lacking]))}, which have a score: give a value "
                 "there or leave the score out."
             )
-        check.require_variance(values[scored], name)
+        check.require_variance(values[basis], name)
         out[:, m] = values
     if not standardize:
         return Covariates.from_raw(names, out, False)
-    mean, sd = np.nanmean(out[scored], axis=0), np.nanstd(out[scored], axis=0, ddof=1)
+    mean, sd = np.nanmean(out[basis], axis=0), np.nanstd(out[basis], axis=0, ddof=1)
     return Covariates(tuple(names), (out - mean) / sd, mean, sd, True)
 
 

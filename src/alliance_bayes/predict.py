@@ -104,7 +104,8 @@ def predict(
         fitted = rebuild_data(idata)
         frame = fitted.to_frame().drop(columns=["time_coded"])
         frame.index = pd.Index(fitted.row_id, name="obs")
-    used = (spec.therapist_covariates, spec.patient_covariates)  # None: all of the data's
+    # None: all of the data's
+    used = (spec.therapist_covariates, spec.patient_covariates, spec.session_covariates)
     data = frame_data(frame, info, idata if groups == "fitted" else None, used=used)
     if attrs.priors is not None:  # the fit's priors: none is re-derived from the new rows
         spec = dataclasses.replace(spec, priors=attrs.priors)
@@ -121,15 +122,16 @@ def frame_data(
     frame: pd.DataFrame,
     info: DataAttrs,
     idata: az.InferenceData | None = None,
-    used: tuple[Sequence[str] | None, Sequence[str] | None] = (None, None),
+    used: tuple[Sequence[str] | None, ...] = (None, None, None),
 ) -> AllianceData:
     """A prediction frame as :class:`AllianceData` with the fit's coding (no outcome).
 
     The time is coded with the fit's origin and scale, covariates are standardised with the
     fit's means and SDs, the raters are the fit's. With ``idata`` (fitted groups) every
     therapist and patient must be one of the fit's, with the fit's therapist. ``used`` names
-    the therapist and patient covariates the model uses (``None``: all of the fit's data's);
-    only those must be in the frame.
+    the therapist, patient and session (time-varying) covariates the model uses (``None``: all
+    of the fit's data's); only those must be in the frame. A time-varying covariate's
+    between-patient part is the mean of the patient's rows in the frame.
 
     Examples
     --------
@@ -149,7 +151,9 @@ def frame_data(
     rater_column = names["rater"] if (len(raters) > 1 or names["rater"] in frame) else None
     t_names = _used(info.therapist_covariate_mean, used[0])
     p_names = _used(info.patient_covariate_mean, used[1])
-    missing = [c for c in [*needed, rater_column, *t_names, *p_names] if c and c not in frame]
+    s_names = _used(info.session_covariate_mean, used[2] if len(used) > 2 else None)
+    wanted = [*needed, rater_column, *t_names, *p_names, *s_names]
+    missing = [c for c in wanted if c and c not in frame]
     if missing:
         raise DataValidationError(
             f"the prediction frame lacks the columns {missing} (the fit's names; it has "
@@ -200,6 +204,7 @@ def frame_data(
         score=np.full(len(frame), np.nan),
         therapist_covariates=_covariates(frame, t_names, obs_t, len(t_labels), info, "therapist"),
         patient_covariates=_covariates(frame, p_names, obs_p, len(p_labels), info, "patient"),
+        session_covariates=_session_values(frame, s_names, info),
         row_id=np.asarray(frame.index, dtype=object),
         time_coding=info.time_coding,
         time_origin=info.time_origin,
@@ -292,6 +297,24 @@ def _covariates(
             )
         values[:, k] = per_unit.first().reindex(range(n_units)).to_numpy()
     return Covariates(tuple(names), (values - mean) / sd, mean, sd, standardized=True)
+
+
+def _session_values(frame: pd.DataFrame, names: list[str], info: DataAttrs) -> Covariates | None:
+    """The fit's time-varying covariates per row, standardised with the fit's means and SDs."""
+    if not names:
+        return None
+    mean = np.array([info.session_covariate_mean[n] for n in names], dtype=float)
+    sd = np.array([info.session_covariate_sd[n] for n in names], dtype=float)
+    raw = np.column_stack(
+        [pd.to_numeric(frame[n], errors="coerce").to_numpy(dtype=float) for n in names]
+    )
+    lacking = ~np.isfinite(raw).all(axis=1)
+    if lacking.any():
+        raise DataValidationError(
+            f"columns {names}: rows {show_some(list(frame.index[lacking]))} have no value; "
+            "predictions need every session covariate at every row."
+        )
+    return Covariates(tuple(names), (raw - mean) / sd, mean, sd, standardized=True)
 
 
 class _EffectSource:

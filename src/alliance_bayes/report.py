@@ -285,7 +285,8 @@ def report_table(
     fixed = [t.name for t in terms() if t.kind in FIXED_KINDS or t.name == "coef_std"]
     for row in summarize(idata, var_names=fixed, prob=prob).itertuples():
         directional = is_directional(row.parameter)
-        name = _scalar(row.parameter, row.rater, row.covariate)
+        term = getattr(row, "session_term", None)
+        name = _scalar(row.parameter, row.rater, row.covariate, term)
         rows.append(_row("Fixed effects", words.fixed(row), row, number, directional, name))
     contrast = words.contrast_panel()
     if contrast is not None:
@@ -466,6 +467,8 @@ class _Words:
         return f"{role}-rated" + ("" if rater == role else f" ({rater})")
 
     def covariate(self, name: str) -> str:
+        if name.endswith(" (between)"):  # a time-varying covariate's patient means
+            return f"{self.covariate(name.removesuffix(' (between)'))} (between patients)"
         if name in self.labels:
             return self.labels[name]
         text = name.replace("_", " ")
@@ -502,6 +505,16 @@ class _Words:
         part = "Growth" if "growth" in name else "Level"
         return f"{part} × {self.covariate(str(covariate))}"
 
+    def session_term(self, term: str) -> str:
+        """A session term of the time shape or a time-varying covariate's within part."""
+        if term == "time^2":
+            return f"Quadratic growth {self.time_unit()}²"
+        if term.startswith("time after session "):
+            session = term.removeprefix("time after session ")
+            return f"Change of growth after session {session} {self.time_unit()}"
+        covariate = term.removesuffix(" (within)")
+        return f"{self.covariate(covariate)} (within patients)"
+
     def fixed(self, row: Any) -> str:
         name = row.parameter
         if name == "level":
@@ -514,6 +527,8 @@ class _Words:
             text = self.covariate(str(row.covariate))
         elif name == "coef_std":
             text = f"{self.covariate(str(row.covariate))} (standardised)"
+        elif name == "session_coef":
+            text = self.session_term(str(row.session_term))
         else:
             text = self.coefficient(name, row.covariate)
         return self._with_rater(text, getattr(row, "rater", None))

@@ -62,6 +62,8 @@ class DataAttrs:
     therapist_covariate_sd: dict[str, float] = field(default_factory=dict)
     patient_covariate_mean: dict[str, float] = field(default_factory=dict)
     patient_covariate_sd: dict[str, float] = field(default_factory=dict)
+    session_covariate_mean: dict[str, float] = field(default_factory=dict)
+    session_covariate_sd: dict[str, float] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)  # column -> display name
 
@@ -69,6 +71,7 @@ class DataAttrs:
     def from_data(cls, data: AllianceData) -> DataAttrs:
         """The attrs of ``data`` (what :func:`rebuild_data` needs besides the arrays)."""
         t, p = data.therapist_covariates, data.patient_covariates
+        s = data.session_covariates or Covariates.empty(0)
         return cls(
             scale=data.scale,
             time_coding=data.time_coding,
@@ -80,6 +83,8 @@ class DataAttrs:
             therapist_covariate_sd=dict(zip(t.names, t.sd.tolist(), strict=True)),
             patient_covariate_mean=dict(zip(p.names, p.mean.tolist(), strict=True)),
             patient_covariate_sd=dict(zip(p.names, p.sd.tolist(), strict=True)),
+            session_covariate_mean=dict(zip(s.names, s.mean.tolist(), strict=True)),
+            session_covariate_sd=dict(zip(s.names, s.sd.tolist(), strict=True)),
             columns=dict(data.columns),
             labels=dict(data.labels),
         )
@@ -393,6 +398,31 @@ def _covariates(
     return Covariates(tuple(names), values, mean, sd, standardized=True)
 
 
+def _session_covariates(
+    constant: Any, patient: Covariates, obs_patient: np.ndarray, info: DataAttrs
+) -> tuple[Covariates, Covariates | None]:
+    """Time-varying covariates back from the model's data: a row's value is its within part
+    (``session_within``) plus its patient's between part (a patient covariate ``"<name>
+    (between)"``, which is taken out of the patient covariates again)."""
+    if "session_within" not in constant:
+        return patient, None
+    names = [str(n) for n in constant["session_covariate"].to_numpy()]
+    within = np.asarray(constant["session_within"].to_numpy(), dtype=float)
+    between = [patient.names.index(f"{name} (between)") for name in names]
+    values = within + patient.values[obs_patient][:, between]
+    keep = [k for k in range(len(patient.names)) if k not in between]
+    kept = Covariates(
+        tuple(patient.names[k] for k in keep),
+        patient.values[:, keep],
+        patient.mean[keep],
+        patient.sd[keep],
+        standardized=True,
+    )
+    mean = np.array([info.session_covariate_mean.get(n, 0.0) for n in names], dtype=float)
+    sd = np.array([info.session_covariate_sd.get(n, 1.0) for n in names], dtype=float)
+    return kept, Covariates(tuple(names), values, mean, sd, standardized=True)
+
+
 def rebuild_data(idata: az.InferenceData) -> AllianceData:
     """The :class:`AllianceData` of a fit's observed rows, from the InferenceData alone.
 
@@ -430,6 +460,8 @@ def rebuild_data(idata: az.InferenceData) -> AllianceData:
         obs_rater = constant["rater_idx"].to_numpy().astype(int)
         time = np.asarray(constant["time"].to_numpy(), dtype=float)
         p_names = _names(constant, "patient_covariate")
+    p_cov = _covariates(constant, "patient", p_names, info, len(patient_labels))
+    p_cov, s_cov = _session_covariates(constant, p_cov, obs_patient, info)
     return AllianceData(
         therapist_labels=therapist_labels,
         patient_labels=patient_labels,
@@ -443,7 +475,8 @@ def rebuild_data(idata: az.InferenceData) -> AllianceData:
         therapist_covariates=_covariates(
             constant, "therapist", t_names, info, len(therapist_labels)
         ),
-        patient_covariates=_covariates(constant, "patient", p_names, info, len(patient_labels)),
+        patient_covariates=p_cov,
+        session_covariates=s_cov,
         row_id=_labels(obs.to_numpy()),
         time_coding=info.time_coding,
         time_origin=info.time_origin,

@@ -237,7 +237,14 @@ def _as_array(
     labels = [list(coords[d]) for d in dims]
     if name.endswith("_corr"):
         return _corr_matrix(name, value, labels[0])
-    return np.asarray(_lookup(name, value, labels), dtype=float)
+    array = np.asarray(_lookup(name, value, labels), dtype=float)
+    shape = tuple(len(x) for x in labels)
+    if array.shape != shape:
+        described = ", ".join(f"{d} {list(x)}" for d, x in zip(dims, labels, strict=True))
+        raise ValueError(
+            f"truth {name!r} has shape {array.shape}; this model's is {shape} ({described})."
+        )
+    return array
 
 
 def _lookup(name: str, value: Any, labels: list[list[Any]]) -> Any:

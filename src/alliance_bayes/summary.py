@@ -155,6 +155,9 @@ def variance_components(idata: az.InferenceData, prob: float = 0.95) -> pd.DataF
     for level in ("therapist", "patient"):
         for kind in ("sd", "corr"):
             for labels, draws in scalars(posterior[f"{level}_{kind}"]):
+                values = np.asarray(draws)
+                if values.size > 1 and np.all(values == values.flat[0]):
+                    continue  # fixed by the model's shape (no therapist slopes, independence)
                 rows.append(_row(kind, level, labels_text(list(labels.values())), draws, prob))
     shares = icc(posterior)
     for rater in posterior["sigma"]["rater"].values:

@@ -1,21 +1,26 @@
 """The model shapes of ModelSpec (issue 22): no therapist slopes, independent effects, quadratic
-and piecewise time. Each integrated (fast) model against the dense multivariate normal of
-scipy, its gradient against finite differences (the kernel takes singular covariance factors),
-and what simulate, the effect draws and the summaries make of them."""
+and piecewise time, and time-varying covariates split into within- and between-patient parts.
+Each integrated (fast) model against the dense multivariate normal of scipy, its gradient
+against finite differences (the kernel takes singular covariance factors), and what simulate,
+the effect draws, predictions and the tables make of them."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytest
+from conftest import TINY_TRUTH, fake_fit
 from pytensor.graph.traversal import ancestors
-from test_marginal import _mvnormal_logp, gappy_data
+from test_marginal import _for, _mvnormal_logp, gappy_data
 
 import alliance_bayes as ab
 from alliance_bayes._effect_draws import add_conditional_effects
+from alliance_bayes.errors import DataValidationError
 from alliance_bayes.models._effects import correlation_cholesky_graph, shaped_values
+from alliance_bayes.result import rebuild_data
 
 SHAPES = {
     "no_therapist_slopes": {"therapist_slopes": False},
@@ -24,7 +29,10 @@ SHAPES = {
     "quadratic": {"time_shape": "quadratic"},
     "piecewise": {"time_shape": "piecewise", "knot": 2.0},
     "all": {"therapist_slopes": False, "correlated": False, "time_shape": "quadratic"},
+    "session_covariate": {"session_covariates": ["symptoms"]},
+    "everything": {"therapist_slopes": False, "time_shape": "piecewise", "knot": 2.0},
 }
+SYMPTOMS = ab.CovariateDesign(names=["symptoms"], mean=[12.0], sd=[4.0])
 
 
 def _point(model, seed=0):
@@ -49,7 +57,27 @@ def _values(model, point, names):
 
 @pytest.fixture(scope="module")
 def dual():
-    return gappy_data(["patient", "therapist"])
+    """Dual-rater gappy data with a time-varying covariate (and a patient covariate)."""
+    raters = ["patient", "therapist"]
+    design = ab.Design(
+        n_therapists=5,
+        patients_per_therapist=3,
+        sessions=[1.0, 2.0, 4.0, 8.0],
+        raters=raters,
+        retention=[1, 1, 0.7, 0.5],
+        missing_rate=0.1,
+        patient_covariates=ab.CovariateDesign(names=["age"]),
+        session_covariates=SYMPTOMS,
+        scale=[1.0, 7.0],
+    )
+    data = design.to_data(random_seed=1)
+    truth = {k: _for(v, raters) for k, v in ab.Truth(TINY_TRUTH).values.items()}
+    truth |= {"patient_level_coef": [[0.1, 0.2]] * 2, "patient_growth_coef": [[0.0, 0.1]] * 2}
+    truth |= {"session_coef": [[-0.1], [0.05]]}
+    model = ab.growth_model(data, spec=ab.ModelSpec(session_covariates=["symptoms"]))
+    simulated = ab.simulate(model, truth, random_seed=3)
+    assert (~simulated.observed).any() and simulated.session_covariates is not None
+    return simulated
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))
@@ -71,7 +99,7 @@ def test_integrated_density_of_each_shape_equals_the_multivariate_normal(dual, s
     assert logp == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.parametrize("shape", ["all", "piecewise"])
+@pytest.mark.parametrize("shape", ["all", "everything"])
 def test_gradient_of_each_shape_equals_finite_differences(dual, shape):
     """Through the kernel's covariance-factor gradient at a factor with zero rows, and through
     the rating sums less the session terms."""
@@ -123,12 +151,23 @@ def test_shaped_values_invert_the_correlation_factor():
 
 def test_simulate_holds_the_truth_to_the_model_shape(dual):
     spec = ab.ModelSpec(therapist_slopes=False, correlated=False, time_shape="quadratic")
-    truth = dict(ab.Truth.nissen_lie_2013().values) | {"session_coef": [[0.1], [-0.1]]}
-    sim = ab.simulate(ab.growth_model(dual, spec=spec), truth, random_seed=4)
+    truth = {
+        k: v
+        for k, v in ab.Truth.nissen_lie_2013().values.items()
+        if k not in ("level_coef", "growth_coef")  # no therapist covariates here
+    }
+    truth["session_coef"] = [[0.1], [-0.1]]
+    truth |= {"patient_level_coef": [[0.1, 0.2]] * 2, "patient_growth_coef": [[0.0, 0.1]] * 2}
+    model = ab.growth_model(dual, spec=spec)
+    with pytest.raises(ValueError, match=r"'session_coef' has shape \(2, 1\); this model's is"):
+        ab.simulate(model, truth, random_seed=4)
+    truth["session_coef"] = {"patient": {"time^2": 0.1, "symptoms (within)": -0.2}}
+    truth["session_coef"]["therapist"] = {"time^2": 0.0, "symptoms (within)": 0.1}
+    sim = ab.simulate(model, truth, random_seed=4)
     assert np.all(sim.truth["therapist_sd"][1::2] == 0)
     assert np.all(sim.truth["therapist_effect"][:, 1::2] == 0)
     np.testing.assert_array_equal(sim.truth["patient_corr"], np.eye(4))
-    assert sim.truth["session_coef"].shape == (2, 1)
+    assert sim.truth["session_coef"].shape == (2, 2)  # time^2 and symptoms (within)
 
 
 def test_effect_draws_with_no_therapist_slopes_have_zero_growth(dual):
@@ -160,4 +199,78 @@ def test_knot_is_coded_as_the_data_time(dual):
     model = ab.growth_model(dual, spec=ab.ModelSpec(time_shape="piecewise", knot=4.0))
     expected = np.log(4.0) - np.log(dual.time_origin)
     assert float(model["time_knot"].get_value()) == pytest.approx(expected)
-    assert list(model.coords["session_term"]) == ["time after session 4"]
+    assert list(model.coords["session_term"]) == ["time after session 4", "symptoms (within)"]
+
+
+# ------------------------------------------------------------------ time-varying covariates
+def test_a_time_varying_covariate_is_split_into_within_and_between(dual):
+    model = ab.growth_model(dual, spec=ab.ModelSpec(**SHAPES["everything"]))
+    assert list(model.coords["session_term"]) == ["time after session 2", "symptoms (within)"]
+    assert list(model.coords["patient_covariate"]) == ["age", "symptoms (between)"]
+    within = model["session_within"].get_value()[:, 0]
+    rows = np.flatnonzero(dual.observed)
+    patient = dual.obs_patient[rows]
+    # the within part averages to 0 in each patient; with the between part it is the value
+    per_patient = pd.Series(within).groupby(patient).mean()
+    np.testing.assert_allclose(per_patient, 0.0, atol=1e-12)
+    between = model["patient_covariates"].get_value()[:, 1]
+    np.testing.assert_allclose(within + between[patient], dual.session_covariates.values[rows, 0])
+
+
+def test_a_missing_session_covariate_where_there_is_a_score_is_named():
+    frame = pd.DataFrame(
+        {"t": [1, 1, 2, 2], "p": [1, 1, 2, 2], "s": [1, 2, 1, 2], "wai": [5.0, 5.5, 4.0, 4.2]}
+    )
+    frame["sym"] = [1.0, np.nan, 3.0, 2.0]
+    with pytest.raises(DataValidationError, match=r"'sym' \(a session covariate\).*rows \[?1"):
+        ab.AllianceData.from_frame(
+            frame, therapist="t", patient="p", score="wai", time="s", session_covariates=["sym"]
+        )
+    frame.loc[1, "wai"] = np.nan  # no score there: no value needed
+    data = ab.AllianceData.from_frame(
+        frame, therapist="t", patient="p", score="wai", time="s", session_covariates=["sym"]
+    )
+    assert data.to_frame()["sym"].tolist()[::2] == [1.0, 3.0]
+
+
+def test_a_design_with_session_covariates_round_trips_and_draws_them():
+    design = ab.Design(n_therapists=3, patients_per_therapist=2, session_covariates=SYMPTOMS)
+    assert ab.Design.from_toml(design.to_toml()) == design
+    data = design.to_data(random_seed=2)
+    raw = data.session_covariates.raw[:, 0]
+    assert raw.std() > 1 and abs(raw.mean() - 12) < 4
+    # a patient's rows differ (within) and the patients' means differ (between)
+    means = pd.Series(raw).groupby(data.obs_patient).mean()
+    assert means.std() > 0.5 and pd.Series(raw).groupby(data.obs_patient).std().min() > 0
+
+
+def test_rebuilt_data_and_predictions_keep_the_session_covariates(dual):
+    spec = ab.ModelSpec(**SHAPES["everything"])
+    idata = fake_fit(ab.growth_model(dual, spec=spec), draws=10)
+    rebuilt = rebuild_data(idata)
+    assert rebuilt.patient_covariates.names == ("age",)
+    np.testing.assert_allclose(
+        rebuilt.session_covariates.values, dual.session_covariates.values[dual.observed]
+    )
+    fitted = ab.predict(idata)
+    frame = dual.to_frame().drop(columns=["time_coded"])[dual.observed]
+    again = ab.predict(idata, frame)
+    np.testing.assert_allclose(fitted.values, again.values, atol=1e-10)
+    shifted = frame.assign(symptoms=frame["symptoms"] + 4.0)  # one SD more at every session
+    moved = ab.predict(idata, shifted) - again
+    coef = idata.posterior["session_coef"].sel(session_term="symptoms (within)")
+    between = idata.posterior["patient_level_coef"].sel(patient_covariate="symptoms (between)")
+    assert float(abs(moved).max()) > 0  # the between part moves with the patient's mean
+    with pytest.raises(DataValidationError, match="lacks the columns"):
+        ab.predict(idata, frame.drop(columns=["symptoms"]))
+    assert coef.size and between.size
+
+
+def test_the_report_names_the_within_and_between_parts_and_the_shape(dual):
+    spec = ab.ModelSpec(**SHAPES["everything"])
+    table = ab.report_table(fake_fit(ab.growth_model(dual, spec=spec), draws=10))
+    labels = table.rows["label"].tolist()
+    assert "Symptoms (within patients), patient-rated" in labels
+    assert "Level × Symptoms (between patients), therapist-rated" in labels
+    assert "Change of growth after session 2 per ln(session), patient-rated" in labels
+    assert not any("SD of growth" in label and "Therapist" in label for label in labels)

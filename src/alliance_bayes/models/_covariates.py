@@ -52,8 +52,11 @@ def within_between(
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The time-varying covariates split for the model: their names, the within-patient part
     per row of ``rows`` (the value less the patient's mean over those rows) and the
-    between-patient part per patient (that mean, centred over the patients with rows; 0 for a
-    patient without any).
+    between-patient part per patient (that mean; 0 for a patient without any). The values are
+    the data's, standardised over its rows by default, so a patient mean of 0 is the sample's
+    mean; the rebuilt data of a fit and new data for predictions (standardised with the fit's
+    mean and SD) give the same parts. A row's value is its within part plus its patient's
+    between part.
 
     Examples
     --------
@@ -64,7 +67,7 @@ def within_between(
     ...                                session_covariates=["sym"], standardize=False)
     >>> names, within, between = within_between(data, np.arange(5), None)
     >>> within[:, 0].tolist(), between[:, 0].tolist()
-    ([-1.0, 1.0, 0.0, 0.0, 0.0], [0.0, 3.0, -3.0])
+    ([-1.0, 1.0, 0.0, 0.0, 0.0], [3.0, 6.0, 1.0])
     """
     covariates = data.session_covariates
     available = () if covariates is None else covariates.names
@@ -82,5 +85,4 @@ def within_between(
     means = np.zeros_like(totals)
     means[present] = totals[present] / counts[present, None]
     within = values - means[patient]
-    between = np.where(present[:, None], means - means[present].mean(axis=0), 0.0)
-    return names, within, between
+    return names, within, means

@@ -357,6 +357,7 @@ def _session_terms(
         columns.append(pt.maximum(time - knot, 0.0)[:, None])
         scales.append(1.0)
     if names:
+        model.add_coord("session_covariate", names)
         columns.append(pm.Data("session_within", values, dims=("obs", "session_covariate")))
         # per SD of the covariate, as the other coefficients: u / 4 where growth has u / (2T)
         scales += [time_span(data) / 2] * len(names)
