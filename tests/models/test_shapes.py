@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytest
-from conftest import TINY_TRUTH, fake_fit
 from pytensor.graph.traversal import ancestors
-from test_marginal import _for, _mvnormal_logp, gappy_data
+from test_marginal import _for, _mvnormal_logp
 
 import alliance_bayes as ab
 from alliance_bayes._effect_draws import add_conditional_effects
 from alliance_bayes.errors import DataValidationError
 from alliance_bayes.models._effects import correlation_cholesky_graph, shaped_values
 from alliance_bayes.result import rebuild_data
+from conftest import TINY_TRUTH, fake_fit
 
 SHAPES = {
     "no_therapist_slopes": {"therapist_slopes": False},
@@ -71,7 +71,11 @@ def dual():
         scale=[1.0, 7.0],
     )
     data = design.to_data(random_seed=1)
-    truth = {k: _for(v, raters) for k, v in ab.Truth(TINY_TRUTH).values.items()}
+    truth = {
+        k: _for(v, raters)
+        for k, v in ab.Truth(TINY_TRUTH).values.items()
+        if k not in ("level_coef", "growth_coef")  # no therapist covariates here
+    }
     truth |= {"patient_level_coef": [[0.1, 0.2]] * 2, "patient_growth_coef": [[0.0, 0.1]] * 2}
     truth |= {"session_coef": [[-0.1], [0.05]]}
     model = ab.growth_model(data, spec=ab.ModelSpec(session_covariates=["symptoms"]))
