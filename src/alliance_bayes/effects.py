@@ -6,6 +6,8 @@ the covariate at ``z`` SD from its mean is
 
     level[r] + growth[r] * x + z * (level_coef[r, k] + growth_coef[r, k] * x)
 
+plus, for a quadratic or piecewise time shape, its term ``session_coef[r] * u(x)``
+
 (``patient_level_coef`` / ``patient_growth_coef`` for a patient covariate). Sessions are coded
 as the fit coded them (``log``: ln(session) - ln(first session); ``linear``: (session - first) /
 scale; ``as_is``: unchanged). With a censored likelihood this is the expected uncensored score.
@@ -207,10 +209,12 @@ def conditional_trajectories(
             grid = _grid(observed[rater], info, n_points)
         x = session_time(idata, grid)
         level, growth, level_coef, growth_coef = _line_draws(idata, cov, rater)
+        shape = _time_shape_draws(idata, rater, x)
         for value in values:
             z = cov.to_sd(value, units)
             raw = cov.to_raw(z)
             draws = (level + z * level_coef)[:, None] + (growth + z * growth_coef)[:, None] * x
+            draws = draws + shape
             low, high = _quantiles(draws, prob)
             for j, session in enumerate(grid):
                 rows.append(
@@ -326,6 +330,22 @@ def _contrast(idata: az.InferenceData) -> tuple[str, str] | None:
 
 def _flat(array: xr.DataArray) -> np.ndarray:
     return array.stack(__sample__=("chain", "draw")).transpose("__sample__").to_numpy()
+
+
+def _time_shape_draws(idata: az.InferenceData, rater: str, x: np.ndarray) -> np.ndarray | float:
+    """Draws of the time shape's own term at model times ``x`` (a quadratic or piecewise
+    model's ``session_coef``; 0 for linear time). A time-varying covariate's within part is 0
+    at a typical session (the patient's own mean)."""
+    spec = read_attrs(idata).spec
+    if spec is None or spec.time_shape == "linear":
+        return 0.0
+    if spec.time_shape == "quadratic":
+        term, u = "time^2", x**2
+    else:
+        term = f"time after session {spec.knot:g}"
+        u = np.maximum(x - session_time(idata, [spec.knot])[0], 0.0)
+    coef = _flat(idata.posterior["session_coef"].sel(rater=rater, session_term=term))
+    return coef[:, None] * u[None, :]
 
 
 def _line_draws(

@@ -544,3 +544,27 @@ def test_a_missing_reader_package_is_one_error_line(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyreadstat", None)
     result = runner.invoke(app, fit_args(path, tmp_path / "fit.nc"))
     assert_one_line_error(result, "'pyreadstat'", 'pip install "alliance_bayes[io]"')
+
+
+def test_fit_reads_the_session_covariates_a_spec_names(tmp_path, no_sampling):
+    """A spec file with a model shape and a time-varying covariate: the CLI reads its column."""
+    data = write_ratings(tmp_path / "ratings.csv")
+    frame = data.read_text().splitlines()
+    rows = [f"{line},{3 + i % 4}" for i, line in enumerate(frame[1:])]
+    data.write_text("\n".join([frame[0] + ",symptoms", *rows]) + "\n")
+    spec = ModelSpec(
+        name="shaped",
+        therapist_covariates=["burdens"],
+        session_covariates=["symptoms"],
+        time_shape="quadratic",
+        therapist_slopes=False,
+        columns={"therapist": "therapist", "patient": "patient", "score": "alliance"}
+        | {"time": "session"},
+    )
+    spec_file = tmp_path / "shaped.toml"
+    spec.to_toml(spec_file)
+    args = ["fit", str(data), "--spec", str(spec_file), "--out", str(tmp_path / "fit.nc")]
+    with pytest.raises(Stopped):
+        runner.invoke(app, args, catch_exceptions=False)
+    assert no_sampling["data"].session_covariates.names == ("symptoms",)
+    assert ModelSpec.from_toml(spec_file) == spec

@@ -278,3 +278,16 @@ def test_the_report_names_the_within_and_between_parts_and_the_shape(dual):
     assert "Level × Symptoms (between patients), therapist-rated" in labels
     assert "Change of growth after session 2 per ln(session), patient-rated" in labels
     assert not any("SD of growth" in label and "Therapist" in label for label in labels)
+
+
+def test_conditional_trajectories_follow_the_time_shape(dual):
+    spec = ab.ModelSpec(time_shape="quadratic", session_covariates=[], patient_covariates=["age"])
+    idata = fake_fit(ab.growth_model(dual, spec=spec), draws=10)
+    table = ab.conditional_trajectories(idata, "age", values=[0.0], sessions=[1.0, 4.0])
+    post = idata.posterior.sel(rater="patient")
+    x = np.log([1.0, 4.0]) - np.log(dual.time_origin)
+    coef = post["session_coef"].sel(session_term="time^2")
+    draws = post["level"].values[..., None] + post["growth"].values[..., None] * x
+    draws = draws + coef.values[..., None] * x**2
+    got = table.query("rater == 'patient'")["mean"].to_numpy()
+    np.testing.assert_allclose(got, draws.reshape(-1, 2).mean(axis=0), rtol=1e-10)

@@ -103,6 +103,7 @@ def fit_command(
         "rater_roles": roles,
         "therapist_covariates": model_spec.therapist_covariates or (),
         "patient_covariates": model_spec.patient_covariates or (),
+        "session_covariates": model_spec.session_covariates or (),
         "therapists": read_table(therapists, [columns["therapist"]], therapists_sheet)
         if therapists
         else None,
