@@ -30,8 +30,11 @@ from alliance_bayes.models._marginal_kernel import (
 from conftest import TINY_TRUTH
 
 
-def gappy_data(raters):
-    """Unequal lengths: dropout, 10 % missing at random, one or two raters."""
+def gappy_data(raters, spec=None, truth=None, **covariates):
+    """Unequal lengths: dropout, 10 % missing at random, one or two raters. ``covariates``
+    replace the design's (a therapist covariate), ``spec`` the simulating model's defaults and
+    ``truth`` adds to or replaces values of TINY_TRUTH."""
+    covariates = covariates or {"therapist_covariates": ab.CovariateDesign(names=["burdens"])}
     design = ab.Design(
         n_therapists=5,
         patients_per_therapist=3,
@@ -39,14 +42,14 @@ def gappy_data(raters):
         raters=raters,
         retention=[1, 1, 0.7, 0.5],
         missing_rate=0.1,
-        therapist_covariates=ab.CovariateDesign(names=["burdens"]),
         scale=[1.0, 7.0],
+        **covariates,
     )
-    planned = ab.growth_model(design.to_data(random_seed=1))
-    truth = ab.Truth(TINY_TRUTH)
-    return ab.simulate(
-        planned, {k: _for(v, raters) for k, v in truth.values.items()}, random_seed=3
-    )
+    planned = ab.growth_model(design.to_data(random_seed=1), spec=spec)
+    values = {k: _for(v, raters) for k, v in ab.Truth(TINY_TRUTH).values.items()}
+    if "therapist_covariates" not in covariates:
+        values = {k: v for k, v in values.items() if k not in ("level_coef", "growth_coef")}
+    return ab.simulate(planned, values | dict(truth or {}), random_seed=3)
 
 
 def _for(value, raters):

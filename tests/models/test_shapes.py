@@ -13,14 +13,14 @@ import pandas as pd
 import pymc as pm
 import pytest
 from pytensor.graph.traversal import ancestors
-from test_marginal import _for, _mvnormal_logp
+from test_marginal import _mvnormal_logp, gappy_data
 
 import alliance_bayes as ab
 from alliance_bayes._effect_draws import add_conditional_effects
 from alliance_bayes.errors import DataValidationError
 from alliance_bayes.models._effects import correlation_cholesky_graph, shaped_values
 from alliance_bayes.result import rebuild_data
-from conftest import TINY_TRUTH, fake_fit
+from conftest import fake_fit
 
 SHAPES = {
     "no_therapist_slopes": {"therapist_slopes": False},
@@ -58,28 +58,14 @@ def _values(model, point, names):
 @pytest.fixture(scope="module")
 def dual():
     """Dual-rater gappy data with a time-varying covariate (and a patient covariate)."""
-    raters = ["patient", "therapist"]
-    design = ab.Design(
-        n_therapists=5,
-        patients_per_therapist=3,
-        sessions=[1.0, 2.0, 4.0, 8.0],
-        raters=raters,
-        retention=[1, 1, 0.7, 0.5],
-        missing_rate=0.1,
+    truth = {"patient_level_coef": [[0.1, 0.2]] * 2, "patient_growth_coef": [[0.0, 0.1]] * 2}
+    simulated = gappy_data(
+        ["patient", "therapist"],
+        spec=ab.ModelSpec(session_covariates=["symptoms"]),
+        truth=truth | {"session_coef": [[-0.1], [0.05]]},
         patient_covariates=ab.CovariateDesign(names=["age"]),
         session_covariates=SYMPTOMS,
-        scale=[1.0, 7.0],
     )
-    data = design.to_data(random_seed=1)
-    truth = {
-        k: _for(v, raters)
-        for k, v in ab.Truth(TINY_TRUTH).values.items()
-        if k not in ("level_coef", "growth_coef")  # no therapist covariates here
-    }
-    truth |= {"patient_level_coef": [[0.1, 0.2]] * 2, "patient_growth_coef": [[0.0, 0.1]] * 2}
-    truth |= {"session_coef": [[-0.1], [0.05]]}
-    model = ab.growth_model(data, spec=ab.ModelSpec(session_covariates=["symptoms"]))
-    simulated = ab.simulate(model, truth, random_seed=3)
     assert (~simulated.observed).any() and simulated.session_covariates is not None
     return simulated
 

@@ -159,15 +159,20 @@ def _products(k: int) -> SimpleNamespace:
             out[i] = a[i, b] * v[b] + a[i, b + 1] * v[b + 1]
 
     @numba.njit(inline="always")
-    def _add_sandwich(left, middle, tmp, out):
-        """``out += left middle left'``."""
-        _mm(left, middle, tmp)
+    def _add_mm_t(a, b, out):
+        """``out += a b'``."""
         for i in range(k):
             for j in range(k):
                 s = 0.0
                 for q in range(k):
-                    s += tmp[i, q] * left[j, q]
+                    s += a[i, q] * b[j, q]
                 out[i, j] += s
+
+    @numba.njit(inline="always")
+    def _add_sandwich(left, middle, tmp, out):
+        """``out += left middle left'``."""
+        _mm(left, middle, tmp)
+        _add_mm_t(tmp, left, out)
 
     return SimpleNamespace(
         mm=_mm,
@@ -176,6 +181,7 @@ def _products(k: int) -> SimpleNamespace:
         lower_sandwich=_lower_sandwich,
         block_right=_block_right,
         block_mv=_block_mv,
+        add_mm_t=_add_mm_t,
         add_sandwich=_add_sandwich,
     )
 
@@ -425,7 +431,7 @@ def _log_density(
     n_raters = k // 2
     _mv, _block_mv = products.mv, products.block_mv
     _block_right, _add_sandwich = products.block_right, products.add_sandwich
-    _mm = products.mm
+    _mm, _add_mm_t = products.mm, products.add_mm_t
     _cell, _patterns = integrals.cell, integrals.patterns
     _patients, _therapists = integrals.patients, integrals.therapists
 
@@ -512,12 +518,7 @@ def _log_density(
             _mm(b_pat[m], sigma_sum[m], tmp)
             for i in range(k):
                 tmp[i, i] -= count[m]
-            for i in range(k):
-                for j in range(k):
-                    s = 0.0
-                    for p in range(k):
-                        s += tmp[i, p] * qa[j, p]
-                    grad_p[i, j] += s
+            _add_mm_t(tmp, qa, grad_p)
             _block_right(k_pat[m], a_pat[m], keep)
             for i in range(k):
                 for j in range(k):
