@@ -5,7 +5,7 @@ Run:   python benchmarks/sbc_likelihoods.py [--sims 100] [--which censored,stude
 
 A small dual-rater design (12 therapists, 3 patients each, sessions 1, 2, 4, 8, scale 1-7) with
 a prior on the level that puts a fair share of the ratings at the top of the scale (as in
-tests/checks/test_sbc_likelihoods.py, which runs a tinier design with 60 simulations). Each
+tests/checks/test_sbc_likelihoods.py, which runs a tinier design with 30 simulations). Each
 study's test table (Bonferroni over its quantities, family-wise false-alarm rate 1 %) goes to
 ``benchmarks/results/sbc_likelihoods.jsonl`` with the time it took.
 """

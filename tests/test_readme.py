@@ -118,6 +118,19 @@ def test_every_page_is_found_and_its_markers_are_well_formed():
         markdown_blocks(page.read_text())  # raises on a marker without a reason
 
 
+@pytest.fixture
+def studies_in_this_process(monkeypatch):
+    """A study, K-fold or power run that leaves ``executor=`` at its default runs in this
+    process instead of one new process per core. Records do not depend on the number of workers
+    (each job's seeds come from the study seed and its index), the local pool and Dask are tested
+    in ``tests/checks/test_studies.py`` (K-fold on Dask in ``tests/test_kfold.py``), and each new
+    worker process imports the package and compiles the model again: README's two 3-fold
+    K-folds took 46 s with two workers each, 17 s in this process (2 shared cores)."""
+    from alliance_bayes.checks import runner
+
+    monkeypatch.setattr(runner, "default_workers", lambda: 1)
+
+
 def run_page(page: Path) -> dict:
     """Run a page's blocks in order in one namespace; the namespace afterwards."""
     namespace: dict = {"__name__": "__main__"}
@@ -132,7 +145,7 @@ def run_page(page: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_readme_python_blocks_run_as_written(tmp_path, monkeypatch):
+def test_readme_python_blocks_run_as_written(tmp_path, monkeypatch, studies_in_this_process):
     assert len(python_blocks(README.read_text())) >= 3
     monkeypatch.chdir(tmp_path)  # the quick start saves fit.nc
     run_page(README)
@@ -144,7 +157,7 @@ DOC_PAGES = [page for page in doc_pages() if page != README.resolve()]
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", [p for p in DOC_PAGES if BLOCK.search(p.read_text())], ids=page_id)
-def test_docs_python_blocks_run_as_written(page, tmp_path, monkeypatch):
+def test_docs_python_blocks_run_as_written(page, tmp_path, monkeypatch, studies_in_this_process):
     monkeypatch.chdir(tmp_path)  # pages write figures, fits and study folders here
     try:
         run_page(page)

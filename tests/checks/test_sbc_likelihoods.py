@@ -1,6 +1,10 @@
 """SBC of the censored and Student-t dual-rater models on the integrated path, and a planted
 censoring bound one scale point off that SBC catches (benchmarks/sbc_likelihoods.py runs the
-small-design versions with more simulations)."""
+small-design versions with more simulations).
+
+Sized for CI (30 simulations of 100 draws after 200 tuning steps, two chains): at study seeds
+5, 6 and 7 the smallest unadjusted p-value of the passing studies was 0.005 (censored; each
+quantity is tested at 0.01/29) and the planted bound's log-likelihood ranks had p <= 7e-9."""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ from alliance_bayes.checks.sbc import run_sbc
 from alliance_bayes.fit import clear_compile_cache
 from alliance_bayes.models import _latent
 
-SMALL = {"draws": 200, "tune": 300, "chains": 2, "progress": False, "workers": 1}
-N_SIMS = 60
+SMALL = {"draws": 100, "tune": 200, "chains": 2, "progress": False, "workers": 1}
+N_SIMS = 30
 
 
 def tiny_dual_design() -> ab.Design:
@@ -46,7 +50,11 @@ def test_sbc_of_a_tiny_dual_rater_model_passes(tmp_path, likelihood):
 
 @pytest.mark.slow
 def test_sbc_flags_a_censoring_bound_one_point_off(tmp_path, monkeypatch):
-    """The fitted model takes a rating at 7 for 'at or beyond 6': the level is then too low."""
+    """The fitted model takes a rating at 7 for 'at or beyond 6': the level is then too low.
+
+    The log-likelihood at the true parameters flags it (the truth fits the data better than
+    the posterior draws do); the level itself is flagged at 30 simulations on some seeds only,
+    so its ranks are checked for their direction (the truth above the posterior)."""
     real = _latent.censored_value
 
     def one_point_in(bound, side, slot_sd, latent):
@@ -66,5 +74,9 @@ def test_sbc_flags_a_censoring_bound_one_point_off(tmp_path, monkeypatch):
         )
     finally:
         clear_compile_cache()
-    flagged = result.test().query("flagged")["quantity"].tolist()
-    assert any(q.startswith("level[") for q in flagged), result.test()
+    table = result.test()
+    assert table.set_index("quantity").loc["loglik", "flagged"], table
+    ranks = result.uniform_draws()
+    assert ranks["loglik"].mean() > 0.75, ranks["loglik"].describe()
+    level = ranks[[q for q in ranks.columns if q.startswith("level[")]]
+    assert level.to_numpy().mean() > 0.5, level.describe()
