@@ -10,7 +10,7 @@ import pytest
 import alliance_bayes as ab
 from alliance_bayes.checks.sbc import run_sbc
 
-SMALL = {"draws": 200, "tune": 300, "chains": 2, "progress": False, "workers": 1}
+SMALL = {"draws": 100, "tune": 200, "chains": 2, "progress": False, "workers": 1}
 N_SIMS = 30
 SHAPED = {
     "no_slopes_piecewise": {"therapist_slopes": False, "time_shape": "piecewise", "knot": 2.0},
