@@ -676,7 +676,9 @@ class ModelSpec:
     ``"piecewise"`` (``max(x - knot, 0)``, ``knot`` a session number coded as the data's time).
     Its coefficient is ``session_coef`` (rater, session_term); the random effects stay on level
     and linear growth. Time itself is coded by the data (``time_coding`` of
-    :meth:`AllianceData.from_frame`: log, linear or as is). ``session_covariates`` (``None``:
+    :meth:`AllianceData.from_frame`: log, linear or as is); a spec's ``time_coding`` says which
+    coding the model is for: the command line codes the data so, and ``growth_model`` refuses
+    data coded otherwise. ``session_covariates`` (``None``:
     every one of the data) are time-varying predictors, split for the user into a within-patient
     part (the value less the patient's mean: a session term, ``"<name> (within)"``) and a
     between-patient part (the patient's mean, centred: a patient covariate on level and growth,
@@ -684,7 +686,7 @@ class ModelSpec:
     round-trips through TOML:
 
     >>> shaped = ModelSpec(therapist_slopes=False, correlated=False, time_shape="piecewise",
-    ...                    knot=8)
+    ...                    knot=8, time_coding="linear")
     >>> ModelSpec.from_toml(shaped.to_toml()) == shaped
     True
 
@@ -712,6 +714,7 @@ class ModelSpec:
     time_shape: str = "linear"
     knot: float | None = None
     session_covariates: list[str] | None = None
+    time_coding: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.design, Mapping):
@@ -725,6 +728,10 @@ class ModelSpec:
             raise ValueError(f"kind must be one of {MODEL_KINDS}, got {self.kind!r}.")
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}.")
+        if self.time_coding is not None and self.time_coding not in TIME_CODINGS:
+            raise ValueError(
+                f"time_coding must be one of {TIME_CODINGS} (or absent), got {self.time_coding!r}."
+            )
         if self.time_shape not in TIME_SHAPES:
             raise ValueError(f"time_shape must be one of {TIME_SHAPES}, got {self.time_shape!r}.")
         if (self.time_shape == "piecewise") != (self.knot is not None):
@@ -784,6 +791,7 @@ class ModelSpec:
             "time_shape",
             "knot",
             "session_covariates",
+            "time_coding",
         )
         return {k: v for k, v in self.to_dict().items() if k in keep}
 

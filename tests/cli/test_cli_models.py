@@ -558,6 +558,7 @@ def test_fit_reads_the_session_covariates_a_spec_names(tmp_path, no_sampling):
         session_covariates=["symptoms"],
         time_shape="quadratic",
         therapist_slopes=False,
+        time_coding="linear",
         columns={"therapist": "therapist", "patient": "patient", "score": "alliance"}
         | {"time": "session"},
     )
@@ -567,4 +568,5 @@ def test_fit_reads_the_session_covariates_a_spec_names(tmp_path, no_sampling):
     with pytest.raises(Stopped):
         runner.invoke(app, args, catch_exceptions=False)
     assert no_sampling["data"].session_covariates.names == ("symptoms",)
+    assert no_sampling["data"].time_coding == "linear"  # the spec's coding
     assert ModelSpec.from_toml(spec_file) == spec

@@ -277,3 +277,14 @@ def test_conditional_trajectories_follow_the_time_shape(dual):
     draws = draws + coef.values[..., None] * x**2
     got = table.query("rater == 'patient'")["mean"].to_numpy()
     np.testing.assert_allclose(got, draws.reshape(-1, 2).mean(axis=0), rtol=1e-10)
+
+
+def test_a_spec_for_another_time_coding_refuses_the_data(dual):
+    spec = ab.ModelSpec(name="linear_time", time_coding="linear")
+    assert ab.ModelSpec.from_toml(spec.to_toml()) == spec
+    with pytest.raises(
+        ValueError, match="is for 'linear' time, but the data's time is coded 'log'"
+    ):
+        ab.growth_model(dual, spec=spec)
+    with pytest.raises(ValueError, match="time_coding must be one of"):
+        ab.ModelSpec(time_coding="sqrt")

@@ -107,7 +107,7 @@ def fit_command(
         "therapists": read_table(therapists, [columns["therapist"]], therapists_sheet)
         if therapists
         else None,
-        "time_coding": design.time_coding if design else "log",
+        "time_coding": model_spec.time_coding or (design.time_coding if design else "log"),
         "scale": declared,
     }
     with console.status("Validating data"):

@@ -141,6 +141,11 @@ def growth_model(
         session_covariates=_names(session_covariates),
     )
     spec = options if spec is None else _agreed(spec, options)
+    if spec.time_coding is not None and spec.time_coding != data.time_coding:
+        raise ValueError(
+            f"spec {spec.name!r} is for {spec.time_coding!r} time, but the data's time is coded "
+            f"{data.time_coding!r}: build the data with time_coding={spec.time_coding!r}."
+        )
     marginal = spec.integrates_effects()
     if spec.likelihood == "censored" and data.scale is None:
         raise ValueError(
