@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -197,9 +198,13 @@ def _brms_installed() -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _brms_installed(), reason="needs R with brms (the manual benchmark)")
+@pytest.mark.skipif(
+    os.environ.get("ALLIANCE_BAYES_BRMS_TESTS") != "1" or not _brms_installed(),
+    reason="the manual brms benchmark: set ALLIANCE_BAYES_BRMS_TESTS=1 where R has brms",
+)
 def test_brms_smoke_comparison_reports_its_figures(tmp_path):
-    """Compiles and samples a tiny brms model (a minute or two): manual, skipped without R."""
+    """Compiles and samples a tiny brms model (a minute or two): manual, not in CI (a machine
+    with R and brms would otherwise spend 90 s of every run on it)."""
     subprocess.run(
         [sys.executable, str(SCRIPT), "--brms", "censored", "--smoke", "--out", str(tmp_path)],
         check=True,
