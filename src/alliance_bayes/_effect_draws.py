@@ -100,7 +100,7 @@ def lines_function(model: pm.Model) -> GraphFunction:
             stored_names(model),
             data_inputs=True,
             # the latent sums scatter into cells, which PyTensor cannot vectorise: a draw a call
-            batched=not varying_sums(model),
+            batched=LATENT_NAME not in model.named_vars,
         ),
     )
 

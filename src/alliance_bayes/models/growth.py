@@ -26,7 +26,7 @@ from ..spec import ModelSpec
 from ._covariates import select_covariates, therapist_covariate_matrix, within_between
 from ._effects import correlated_effects, shaped_sd_corr
 from ._info import attach_info
-from ._latent import latent_values, observed_sums
+from ._latent import LATENT_SUMS_NAME, latent_values, observed_sums
 from ._marginal import (
     LINE_NAMES,
     RATING_SUMS,
@@ -223,15 +223,16 @@ def growth_model(
         line_growth = growth + t_growth[therapist_of] + p_growth
         line_level.name, line_growth.name = LINE_NAMES  # found by name by fit's conditional draws
         mu = line_level[patient_idx, rater_idx] + line_growth[patient_idx, rater_idx] * time
-        shift = _session_terms(spec, data, time, rater_idx, resolved, (s_names, within))
-        if shift is not None:
-            mu = mu + shift
+        terms = _session_terms(spec, data, time, resolved, (s_names, within))
+        if terms is not None:
+            u, coef = terms
+            mu = mu + (u * coef[rater_idx]).sum(axis=-1)
         mu.name = "alliance_mean"  # found by name by R^2 (_graph.alliance_mean)
         sigma = prior_variable("sigma", resolved["sigma"], dims="rater")
         if marginal:
             nu = prior_variable("nu", resolved["nu"]) if spec.likelihood == "student_t" else None
             lines = (line_level, line_growth)
-            _marginal_likelihood(data, rows, spec.likelihood, mu, lines, sigma, nu, chols, shift)
+            _marginal_likelihood(data, rows, spec.likelihood, mu, lines, sigma, nu, chols, terms)
         else:
             _likelihood(spec.likelihood, data, rows, mu, sigma[rater_idx], resolved)
 
@@ -337,13 +338,14 @@ def _session_terms(
     spec: ModelSpec,
     data: AllianceData,
     time: Any,
-    rater: Any,
     priors: dict[str, Prior],
     within: tuple[list[str], np.ndarray],
-) -> Any:
-    """The fixed session terms, ``session_coef[rater] . u`` per rating (``None`` without any):
-    the time shape's term and the within-patient parts of time-varying covariates. The knot is
-    coded as the data's time (data, not a constant, so a compiled model serves other knots)."""
+) -> tuple[Any, Any] | None:
+    """The fixed session terms (``None`` without any): their values per rating ``u`` (obs,
+    term) and their coefficients ``session_coef`` (rater, term); a rating's mean gains
+    ``session_coef[rater] . u``. The terms are the time shape's and the within-patient parts of
+    time-varying covariates. The knot is coded as the data's time (data, not a constant, so a
+    compiled model serves other knots)."""
     names, values = within
     labels = session_term_labels(spec)
     if not labels and not names:
@@ -372,7 +374,7 @@ def _session_terms(
     priors["session_coef"] = prior
     coef = prior_variable("session_coef", prior, dims=("rater", "session_term"))
     u = columns[0] if len(columns) == 1 else pt.concatenate(columns, axis=1)
-    return (u * coef[rater]).sum(axis=-1)
+    return u, coef
 
 
 def _effect_of(covariates: Any, name: str, priors: dict[str, Prior], dim: str) -> Any:
@@ -419,7 +421,7 @@ def _marginal_likelihood(
     sigma: Any,
     nu: Any,
     chols: dict[str, Any],
-    shift: Any = None,
+    terms: tuple[Any, Any] | None = None,
 ) -> Any:
     """The likelihood with the therapist and patient effects integrated out (``_marginal``).
 
@@ -431,9 +433,12 @@ def _marginal_likelihood(
     covariances. ``design_pattern`` (data) groups the patients whose rating times give the
     same k x k algebra, which the compiled kernel (``_marginal_kernel``) computes once per
     group. The censored and Student-t likelihoods are normal given latent values
-    (:mod:`._latent`), which change the sums. Fixed session terms (``shift`` per rating: a
-    quadratic or piecewise time shape) are not linear in time per patient: the ratings less
-    them are summed in the graph instead, and the lines stay as they are.
+    (:mod:`._latent`), which change the sums. Fixed session terms (``terms``: their values per
+    rating and coefficients) are not linear in time per patient, so the sums are of the ratings
+    less them: for the normal likelihood from data sums of the terms' products with ``1``,
+    ``x``, ``y`` and each other (no pass over single ratings, :func:`shifted_sums`), for the
+    latent models from the ratings less the terms, summed in the graph. The lines stay as they
+    are.
     """
     placeholder = data.score[rows] if data.has_outcome else np.zeros(len(rows))
     observed = pm.Data("alliance_observed", placeholder, dims="obs")
@@ -457,8 +462,11 @@ def _marginal_likelihood(
     patterns = pm.Data("design_pattern", design_patterns(cell_sums), dims="patient")
     extra: Any = pt.zeros(())
     less_terms = observed
-    if shift is not None:
-        less_terms = observed - shift
+    if terms is not None and likelihood == "normal":
+        sums = shifted_sums(sums, terms, placeholder, rows, data)
+    elif terms is not None:
+        u, coef = terms
+        less_terms = observed - (u * coef[rater]).sum(axis=-1)
         sums = observed_sums(less_terms, n_raters)
     if likelihood != "normal":
         given_latent = latent_values(likelihood, data, rows, sigma, nu)
@@ -522,6 +530,49 @@ def _marginal_likelihood(
         observed=observed,
         dims="obs",
     )
+
+
+def shifted_sums(
+    sums: Any, terms: tuple[Any, Any], y: np.ndarray, rows: np.ndarray, data: AllianceData
+) -> Any:
+    """The rating sums of the ratings less the session terms ``f = u . coef[rater]``: the sums of
+    ``y``, ``x y`` and ``y^2`` change by ``-F``, ``-XF`` and ``-2 YF + FF``, where ``F``, ``XF``,
+    ``YF`` and ``FF`` are the per-cell sums of ``f``, ``x f``, ``y f`` and ``f^2``, linear and
+    quadratic in the coefficients with data sums of ``u`` (``session_term_sums``), so no
+    evaluation passes over single ratings."""
+    u, coef = terms
+    model = pm.modelcontext(None)
+    values = np.asarray(u.eval(), dtype=float)  # u is a function of the model's data only
+    n_terms = values.shape[1]
+    cell = data.obs_patient[rows] * data.n_raters + data.obs_rater[rows]
+    n_cells, x = data.n_patients * data.n_raters, data.time[rows]
+
+    def per_cell(column: np.ndarray) -> np.ndarray:
+        return np.bincount(cell, column, minlength=n_cells).reshape(data.n_patients, -1)
+
+    linear = [[per_cell(w * values[:, k]) for k in range(n_terms)] for w in (1.0, x, y)]
+    square = [
+        [per_cell(values[:, k] * values[:, j]) for j in range(n_terms)] for k in range(n_terms)
+    ]
+    model.add_coord("term_sum", ["u", "xu", "yu"])
+    model.add_coord("session_term_", list(model.coords["session_term"]))
+    by_term = pm.Data(
+        "session_term_sums",
+        np.array(linear),
+        dims=("term_sum", "session_term", "patient", "rater"),
+    )
+    products = pm.Data(
+        "session_term_products",
+        np.array(square),
+        dims=("session_term", "session_term_", "patient", "rater"),
+    )
+    b = coef.T  # (term, rater)
+    f, xf, yf = ((by_term[i] * b[:, None, :]).sum(axis=0) for i in range(3))
+    ff = (products * b[:, None, None, :] * b[None, :, None, :]).sum(axis=(0, 1))
+    changed = pt.stack([sums[3] - f, sums[4] - xf, sums[5] - 2 * yf + ff])
+    shifted = pt.concatenate([sums[:3], changed])
+    shifted.name = LATENT_SUMS_NAME  # found by name by fit's conditional draws of the effects
+    return shifted
 
 
 def _residual_draws(likelihood: str, scale: tuple[float, float] | None):
