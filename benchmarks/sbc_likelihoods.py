@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
             "flagged": table.query("flagged")["quantity"].tolist(),
             "min_p_adjusted": float(table["p_adjusted"].min()) if "p_adjusted" in table else None,
             "quantities": len(table),
+            # simulations ranked (a fit with divergences is left out of the ranks)
+            "ranked": int(result.frame.query("status == 'ok'")["job"].nunique()),
             "load_average": round(os.getloadavg()[0], 2),
         }
         print(json.dumps(row), flush=True)
