@@ -19,14 +19,14 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from ..data import AllianceData, code_time
+from ..data import AllianceData
 from ..errors import DataWarning
-from ..priors import Prior, prior_variable, resolve_priors, time_span
+from ..priors import Prior, prior_variable, resolve_priors
 from ..spec import ModelSpec
 from ._covariates import select_covariates, therapist_covariate_matrix, within_between
 from ._effects import correlated_effects, shaped_sd_corr
 from ._info import attach_info
-from ._latent import LATENT_SUMS_NAME, latent_values, observed_sums
+from ._latent import latent_values, observed_sums
 from ._marginal import (
     LINE_NAMES,
     RATING_SUMS,
@@ -34,6 +34,7 @@ from ._marginal import (
     rating_sums,
 )
 from ._marginal_kernel import IntegratedLogDensity
+from ._session_terms import session_terms, shifted_sums
 
 # the keywords of growth_model that a ModelSpec supplies when it is given
 # a rater's share of ratings at a bound of the scale from which growth_model suggests the
@@ -223,7 +224,7 @@ def growth_model(
         line_growth = growth + t_growth[therapist_of] + p_growth
         line_level.name, line_growth.name = LINE_NAMES  # found by name by fit's conditional draws
         mu = line_level[patient_idx, rater_idx] + line_growth[patient_idx, rater_idx] * time
-        terms = _session_terms(spec, data, time, resolved, (s_names, within))
+        terms = session_terms(spec, data, time, resolved, (s_names, within))
         if terms is not None:
             u, coef = terms
             mu = mu + (u * coef[rater_idx]).sum(axis=-1)
@@ -316,65 +317,6 @@ def _warn_if_at_bounds(data: AllianceData, likelihood: str) -> None:
             DataWarning,
             stacklevel=3,
         )
-
-
-def session_term_labels(spec: ModelSpec) -> list[str]:
-    """The labels of the session terms of ``spec``'s time shape (``session_term`` coords; the
-    within-patient parts of time-varying covariates follow them).
-
-    Examples
-    --------
-    >>> session_term_labels(ModelSpec(time_shape="piecewise", knot=8))
-    ['time after session 8']
-    """
-    if spec.time_shape == "quadratic":
-        return ["time^2"]
-    if spec.time_shape == "piecewise":
-        return [f"time after session {spec.knot:g}"]
-    return []
-
-
-def _session_terms(
-    spec: ModelSpec,
-    data: AllianceData,
-    time: Any,
-    priors: dict[str, Prior],
-    within: tuple[list[str], np.ndarray],
-) -> tuple[Any, Any] | None:
-    """The fixed session terms (``None`` without any): their values per rating ``u`` (obs,
-    term) and their coefficients ``session_coef`` (rater, term); a rating's mean gains
-    ``session_coef[rater] . u``. The terms are the time shape's and the within-patient parts of
-    time-varying covariates. The knot is coded as the data's time (data, not a constant, so a
-    compiled model serves other knots)."""
-    names, values = within
-    labels = session_term_labels(spec)
-    if not labels and not names:
-        return None
-    model = pm.modelcontext(None)
-    model.add_coord("session_term", labels + [f"{name} (within)" for name in names])
-    columns, scales = [], []
-    if spec.time_shape == "quadratic":
-        columns.append(time[:, None] ** 2)
-        scales.append(1.0 / time_span(data))  # per unit of x^2
-    elif spec.time_shape == "piecewise":
-        coded, _ = code_time(
-            np.array([float(spec.knot)]), data.time_coding, data.time_scale, data.time_origin
-        )
-        knot = pm.Data("time_knot", float(coded[0]))
-        columns.append(pt.maximum(time - knot, 0.0)[:, None])
-        scales.append(1.0)
-    if names:
-        model.add_coord("session_covariate", names)
-        columns.append(pm.Data("session_within", values, dims=("obs", "session_covariate")))
-        # per SD of the covariate, as the other coefficients: u / 4 where growth has u / (2T)
-        scales += [time_span(data) / 2] * len(names)
-    prior = dict(priors["session_coef"])
-    if "session_coef" not in spec.priors and "sigma" in prior:
-        prior["sigma"] = [float(prior["sigma"]) * scale for scale in scales]
-    priors["session_coef"] = prior
-    coef = prior_variable("session_coef", prior, dims=("rater", "session_term"))
-    u = columns[0] if len(columns) == 1 else pt.concatenate(columns, axis=1)
-    return u, coef
 
 
 def _effect_of(covariates: Any, name: str, priors: dict[str, Prior], dim: str) -> Any:
@@ -530,49 +472,6 @@ def _marginal_likelihood(
         observed=observed,
         dims="obs",
     )
-
-
-def shifted_sums(
-    sums: Any, terms: tuple[Any, Any], y: np.ndarray, rows: np.ndarray, data: AllianceData
-) -> Any:
-    """The rating sums of the ratings less the session terms ``f = u . coef[rater]``: the sums of
-    ``y``, ``x y`` and ``y^2`` change by ``-F``, ``-XF`` and ``-2 YF + FF``, where ``F``, ``XF``,
-    ``YF`` and ``FF`` are the per-cell sums of ``f``, ``x f``, ``y f`` and ``f^2``, linear and
-    quadratic in the coefficients with data sums of ``u`` (``session_term_sums``), so no
-    evaluation passes over single ratings."""
-    u, coef = terms
-    model = pm.modelcontext(None)
-    values = np.asarray(u.eval(), dtype=float)  # u is a function of the model's data only
-    n_terms = values.shape[1]
-    cell = data.obs_patient[rows] * data.n_raters + data.obs_rater[rows]
-    n_cells, x = data.n_patients * data.n_raters, data.time[rows]
-
-    def per_cell(column: np.ndarray) -> np.ndarray:
-        return np.bincount(cell, column, minlength=n_cells).reshape(data.n_patients, -1)
-
-    linear = [[per_cell(w * values[:, k]) for k in range(n_terms)] for w in (1.0, x, y)]
-    square = [
-        [per_cell(values[:, k] * values[:, j]) for j in range(n_terms)] for k in range(n_terms)
-    ]
-    model.add_coord("term_sum", ["u", "xu", "yu"])
-    model.add_coord("session_term_", list(model.coords["session_term"]))
-    by_term = pm.Data(
-        "session_term_sums",
-        np.array(linear),
-        dims=("term_sum", "session_term", "patient", "rater"),
-    )
-    products = pm.Data(
-        "session_term_products",
-        np.array(square),
-        dims=("session_term", "session_term_", "patient", "rater"),
-    )
-    b = coef.T  # (term, rater)
-    f, xf, yf = ((by_term[i] * b[:, None, :]).sum(axis=0) for i in range(3))
-    ff = (products * b[:, None, None, :] * b[None, :, None, :]).sum(axis=(0, 1))
-    changed = pt.stack([sums[3] - f, sums[4] - xf, sums[5] - 2 * yf + ff])
-    shifted = pt.concatenate([sums[:3], changed])
-    shifted.name = LATENT_SUMS_NAME  # found by name by fit's conditional draws of the effects
-    return shifted
 
 
 def _residual_draws(likelihood: str, scale: tuple[float, float] | None):
