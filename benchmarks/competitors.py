@@ -333,38 +333,59 @@ def with_ratios(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def markdown(rows: list[dict], info: dict, settings: Settings) -> str:
-    columns = [
-        ("competitor", "competitor"),
-        ("replicate", "rep"),
-        ("compile_s", "compile s"),
-        ("sample_s", "sampling s"),
-        ("min_bulk_ess", "min bulk ESS"),
-        ("ess_per_s", "ESS/s"),
-        ("ess_per_s_with_compile", "ESS/s incl. compile"),
-        ("divergences", "divergences"),
-        ("max_r_hat", "max R-hat"),
-        ("ours_over_this_ess_per_s", "ours / this, ESS/s"),
-        ("ours_over_this_ess_per_s_with_compile", "ours / this, incl. compile"),
-    ]
-    lines = [
-        "# Competitor benchmark",
-        "",
+# the columns of both reports from the min bulk ESS on: (row key, title)
+EFFICIENCY_COLUMNS = [
+    ("min_bulk_ess", "min bulk ESS"),
+    ("ess_per_s", "ESS/s"),
+    ("ess_per_s_with_compile", "ESS/s incl. compile"),
+    ("divergences", "divergences"),
+    ("max_r_hat", "max R-hat"),
+    ("ours_over_this_ess_per_s", "ours / this, ESS/s"),
+    ("ours_over_this_ess_per_s_with_compile", "ours / this, incl. compile"),
+]
+
+
+def machine_lines(info: dict, versions: dict) -> list[str]:
+    """The machine and the package versions, for a report's head."""
+    return [
         f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; "
         f"{info['platform']}; Python {info['python']}.",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v) + ".",
-        f"Settings: {settings.chains} chains x {settings.draws} draws after {settings.tune} "
-        f"tuning steps, {settings.replicates} replicate(s), {rows[0]['n_obs']} observations, "
-        f"{rows[0]['n_therapists']} therapists.",
-        "Min bulk ESS over the shared parameters (fixed effects, sigma, therapist and patient "
-        "SDs of level and growth).",
-        "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v) + ".",
+    ]
+
+
+def table_lines(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
+    """A Markdown table of ``rows`` by ``columns`` (key, title); a missing value is blank."""
+    lines = [
         "| " + " | ".join(title for _, title in columns) + " |",
         "|" + "---|" * len(columns),
     ]
     for row in rows:
         cells = ["" if row.get(key) is None else str(row.get(key)) for key, _ in columns]
         lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(rows: list[dict], info: dict, settings: Settings) -> str:
+    columns = [
+        ("competitor", "competitor"),
+        ("replicate", "rep"),
+        ("compile_s", "compile s"),
+        ("sample_s", "sampling s"),
+        *EFFICIENCY_COLUMNS,
+    ]
+    lines = [
+        "# Competitor benchmark",
+        "",
+        *machine_lines(info, info["versions"]),
+        f"Settings: {settings.chains} chains x {settings.draws} draws after {settings.tune} "
+        f"tuning steps, {settings.replicates} replicate(s), {rows[0]['n_obs']} observations, "
+        f"{rows[0]['n_therapists']} therapists.",
+        "Min bulk ESS over the shared parameters (fixed effects, sigma, therapist and patient "
+        "SDs of level and growth).",
+        "",
+        *table_lines(rows, columns),
+    ]
     lines += ["", "Posterior means (MixedLM: REML estimates) of the shared parameters:", ""]
     labels = list(SHARED.values())
     lines.append("| competitor | " + " | ".join(x.replace("|", "\\|") for x in labels) + " |")
@@ -672,13 +693,7 @@ def brms_markdown(rows: list[dict], info: dict, settings: Settings) -> str:
         ("compile_s", "compile s"),
         ("sample_s", "sampling s"),
         ("load_average_1min", "load avg"),
-        ("min_bulk_ess", "min bulk ESS"),
-        ("ess_per_s", "ESS/s"),
-        ("ess_per_s_with_compile", "ESS/s incl. compile"),
-        ("divergences", "divergences"),
-        ("max_r_hat", "max R-hat"),
-        ("ours_over_this_ess_per_s", "ours / this, ESS/s"),
-        ("ours_over_this_ess_per_s_with_compile", "ours / this, incl. compile"),
+        *EFFICIENCY_COLUMNS,
         ("max_abs_mean_difference_fixed_and_sd", "max \\|mean diff\\| / brms SD, fixed + SDs"),
         ("max_difference_fixed_and_sd_parameter", "at"),
         ("max_abs_mean_difference_in_sd", "max \\|mean diff\\| / brms SD, all"),
@@ -688,11 +703,7 @@ def brms_markdown(rows: list[dict], info: dict, settings: Settings) -> str:
     lines = [
         "# brms against alliance_bayes (dual-rater growth model)",
         "",
-        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; "
-        f"{info['platform']}; Python {info['python']}.",
-        "Versions: "
-        + ", ".join(f"{k} {v}" for k, v in (info["versions"] | brms_versions).items() if v)
-        + ".",
+        *machine_lines(info, info["versions"] | brms_versions),
         f"Settings: {settings.chains} chains x {settings.draws} draws after {settings.tune} "
         "warmup, defaults otherwise (brms: rstan, cores = 2, its default priors; alliance_bayes: "
         "`ab.fit` defaults, compile timed apart after dropping the in-process compiled model).",
@@ -700,12 +711,8 @@ def brms_markdown(rows: list[dict], info: dict, settings: Settings) -> str:
         "(brms: exp of b_sigma_*), nu, therapist and patient SDs and correlations. "
         "Mean diff: (alliance_bayes's posterior mean - brms's) / brms's posterior SD.",
         "",
-        "| " + " | ".join(title for _, title in columns) + " |",
-        "|" + "---|" * len(columns),
+        *table_lines(rows, columns),
     ]
-    for row in rows:
-        cells = ["" if row.get(key) is None else str(row.get(key)) for key, _ in columns]
-        lines.append("| " + " | ".join(cells) + " |")
     for row in rows:
         if "mean_difference_in_sd" not in row:
             continue
