@@ -112,7 +112,7 @@ def summarize(
     for name in names:
         for labels, values in scalars(posterior[name]):
             draws = values.ravel()
-            if draws.size > 1 and np.all(draws == draws[0]):
+            if _fixed(draws):
                 continue  # fixed by the model's shape (an SD of an effect it does not have)
             low, high = _interval(draws, prob)
             row = {"parameter": name, "rater": None, "covariate": None, "component": None}
@@ -155,8 +155,7 @@ def variance_components(idata: az.InferenceData, prob: float = 0.95) -> pd.DataF
     for level in ("therapist", "patient"):
         for kind in ("sd", "corr"):
             for labels, draws in scalars(posterior[f"{level}_{kind}"]):
-                values = np.asarray(draws)
-                if values.size > 1 and np.all(values == values.flat[0]):
+                if _fixed(np.asarray(draws).ravel()):
                     continue  # fixed by the model's shape (no therapist slopes, independence)
                 rows.append(_row(kind, level, labels_text(list(labels.values())), draws, prob))
     shares = icc(posterior)
@@ -164,6 +163,12 @@ def variance_components(idata: az.InferenceData, prob: float = 0.95) -> pd.DataF
         rows.append(_row("sd", "residual", str(rater), posterior["sigma"].sel(rater=rater), prob))
         rows.append(_row("icc", "therapist", str(rater), shares.sel(rater=rater), prob))
     return pd.DataFrame(rows)
+
+
+def _fixed(draws: np.ndarray) -> bool:
+    """Whether a quantity is the same at every draw: an SD of 0 or a correlation of 0 that the
+    model's shape fixes (its R-hat and interval say nothing)."""
+    return draws.size > 1 and bool(np.all(draws == draws[0]))
 
 
 def _row(kind: str, level: str, label: str, draws: Any, prob: float) -> dict[str, Any]:

@@ -56,16 +56,9 @@ def separate_sd_corr(
     ``i`` with the later ones given the earlier ones. That is exactly LKJ(eta) on the correlation
     matrix; with two components it is ``(1 + corr) / 2 ~ Beta(eta, eta)``.
     """
-    if corr_prior.get("dist", "LKJ") != "LKJ":
-        raise ValueError(f"{level}_corr: only an LKJ prior is supported, got {corr_prior}.")
-    transform = sd_transform(sd_prior)
-    extra = {} if transform is None else {"default_transform": transform}
-    sd = prior_variable(f"{level}_sd", sd_prior, dims="component", **extra)
-    eta = float(corr_prior.get("eta", 2.0))
-    k = n_components
-    shapes = np.array([eta + (k - 2 - i) / 2 for i, _ in _vine_pairs(k)])
-    packed = pm.Beta(f"{level}_corr_packed", alpha=shapes, beta=shapes, shape=len(shapes))
-    low = correlation_cholesky(2.0 * packed - 1.0, k)
+    _check_lkj(level, corr_prior)
+    sd = prior_variable(f"{level}_sd", sd_prior, dims="component", **_sd_scale(sd_prior))
+    low = _vine_factor(level, corr_prior, n_components)
     pm.Deterministic(f"{level}_corr", low @ low.T, dims=("component", "component_"))
     # the likelihood takes the factor straight from the partial correlations. (Factoring the
     # stored correlation again with pt.linalg.cholesky made dual-rater sampling 2-4x slower.) So
@@ -101,23 +94,37 @@ def shaped_sd_corr(
     index = np.flatnonzero(active)
     k = len(index)
     prior = _prior_of(sd_prior, active)
-    transform = sd_transform(prior)
-    extra = {} if transform is None else {"default_transform": transform}
-    packed = prior_variable(f"{level}_sd_packed", prior, shape=k, **extra)
+    packed = prior_variable(f"{level}_sd_packed", prior, shape=k, **_sd_scale(prior))
     sd = pt.set_subtensor(pt.zeros(n_components)[index], packed)
     pm.Deterministic(f"{level}_sd", sd, dims="component")
     if correlated and k > 1:
-        if corr_prior.get("dist", "LKJ") != "LKJ":
-            raise ValueError(f"{level}_corr: only an LKJ prior is supported, got {corr_prior}.")
-        eta = float(corr_prior.get("eta", 2.0))
-        shapes = np.array([eta + (k - 2 - i) / 2 for i, _ in _vine_pairs(k)])
-        partial = pm.Beta(f"{level}_corr_packed", alpha=shapes, beta=shapes, shape=len(shapes))
-        low_active = correlation_cholesky(2.0 * partial - 1.0, k)
+        _check_lkj(level, corr_prior)
+        low_active = _vine_factor(level, corr_prior, k)
     else:
         low_active = pt.eye(k)
     low = pt.set_subtensor(pt.eye(n_components)[np.ix_(index, index)], low_active)
     pm.Deterministic(f"{level}_corr", low @ low.T, dims=("component", "component_"))
     return sd[:, None] * low
+
+
+def _check_lkj(level: str, corr_prior: Prior) -> None:
+    if corr_prior.get("dist", "LKJ") != "LKJ":
+        raise ValueError(f"{level}_corr: only an LKJ prior is supported, got {corr_prior}.")
+
+
+def _sd_scale(prior: Prior) -> dict[str, Any]:
+    """The keyword that samples an SD with this prior on its :func:`sd_transform` scale."""
+    transform = sd_transform(prior)
+    return {} if transform is None else {"default_transform": transform}
+
+
+def _vine_factor(level: str, corr_prior: Prior, k: int) -> pt.TensorVariable:
+    """The Cholesky factor of a k x k LKJ(eta) correlation, from its canonical partial
+    correlations ``<level>_corr_packed`` (independent Beta, see :func:`separate_sd_corr`)."""
+    eta = float(corr_prior.get("eta", 2.0))
+    shapes = np.array([eta + (k - 2 - i) / 2 for i, _ in _vine_pairs(k)])
+    packed = pm.Beta(f"{level}_corr_packed", alpha=shapes, beta=shapes, shape=len(shapes))
+    return correlation_cholesky(2.0 * packed - 1.0, k)
 
 
 def _prior_of(prior: Prior, active: np.ndarray) -> Prior:
