@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from .data import code_time
+from .models._session_terms import session_term_labels
 from .result import DataAttrs, _session, read_attrs
 from .summary import _patient_and_therapist, stored_rater_roles
 
@@ -339,10 +340,10 @@ def _time_shape_draws(idata: az.InferenceData, rater: str, x: np.ndarray) -> np.
     spec = read_attrs(idata).spec
     if spec is None or spec.time_shape == "linear":
         return 0.0
+    (term,) = session_term_labels(spec)  # the term's label, as the model named it
     if spec.time_shape == "quadratic":
-        term, u = "time^2", x**2
+        u = x**2
     else:
-        term = f"time after session {spec.knot:g}"
         u = np.maximum(x - session_time(idata, [spec.knot])[0], 0.0)
     coef = _flat(idata.posterior["session_coef"].sel(rater=rater, session_term=term))
     return coef[:, None] * u[None, :]

@@ -122,7 +122,11 @@ def frame_data(
     frame: pd.DataFrame,
     info: DataAttrs,
     idata: az.InferenceData | None = None,
-    used: tuple[Sequence[str] | None, ...] = (None, None, None),
+    used: tuple[Sequence[str] | None, Sequence[str] | None, Sequence[str] | None] = (
+        None,
+        None,
+        None,
+    ),
 ) -> AllianceData:
     """A prediction frame as :class:`AllianceData` with the fit's coding (no outcome).
 
@@ -151,7 +155,7 @@ def frame_data(
     rater_column = names["rater"] if (len(raters) > 1 or names["rater"] in frame) else None
     t_names = _used(info.therapist_covariate_mean, used[0])
     p_names = _used(info.patient_covariate_mean, used[1])
-    s_names = _used(info.session_covariate_mean, used[2] if len(used) > 2 else None)
+    s_names = _used(info.session_covariate_mean, used[2])
     wanted = [*needed, rater_column, *t_names, *p_names, *s_names]
     missing = [c for c in wanted if c and c not in frame]
     if missing:

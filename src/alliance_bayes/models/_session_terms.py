@@ -80,6 +80,12 @@ def session_terms(
     return u, coef
 
 
+def term_effect(terms: tuple[Any, Any], rater: Any) -> Any:
+    """Each rating's share of the session terms, ``session_coef[rater] . u``."""
+    u, coef = terms
+    return (u * coef[rater]).sum(axis=-1)
+
+
 def shifted_sums(
     sums: Any, terms: tuple[Any, Any], y: np.ndarray, rows: np.ndarray, data: AllianceData
 ) -> Any:

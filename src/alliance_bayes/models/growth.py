@@ -34,7 +34,7 @@ from ._marginal import (
     rating_sums,
 )
 from ._marginal_kernel import IntegratedLogDensity
-from ._session_terms import session_terms, shifted_sums
+from ._session_terms import session_terms, shifted_sums, term_effect
 
 # the keywords of growth_model that a ModelSpec supplies when it is given
 # a rater's share of ratings at a bound of the scale from which growth_model suggests the
@@ -226,8 +226,7 @@ def growth_model(
         mu = line_level[patient_idx, rater_idx] + line_growth[patient_idx, rater_idx] * time
         terms = session_terms(spec, data, time, resolved, (s_names, within))
         if terms is not None:
-            u, coef = terms
-            mu = mu + (u * coef[rater_idx]).sum(axis=-1)
+            mu = mu + term_effect(terms, rater_idx)
         mu.name = "alliance_mean"  # found by name by R^2 (_graph.alliance_mean)
         sigma = prior_variable("sigma", resolved["sigma"], dims="rater")
         if marginal:
@@ -407,8 +406,7 @@ def _marginal_likelihood(
     if terms is not None and likelihood == "normal":
         sums = shifted_sums(sums, terms, placeholder, rows, data)
     elif terms is not None:
-        u, coef = terms
-        less_terms = observed - (u * coef[rater]).sum(axis=-1)
+        less_terms = observed - term_effect(terms, rater)
         sums = observed_sums(less_terms, n_raters)
     if likelihood != "normal":
         given_latent = latent_values(likelihood, data, rows, sigma, nu)
