@@ -42,10 +42,19 @@ class Covariates:
         return cls((), np.zeros((n_units, 0)), np.zeros(0), np.ones(0), True)
 
     @classmethod
-    def from_raw(cls, names: Sequence[str], raw: np.ndarray, standardize: bool) -> Covariates:
+    def from_raw(
+        cls,
+        names: Sequence[str],
+        raw: np.ndarray,
+        standardize: bool,
+        basis: np.ndarray | None = None,
+    ) -> Covariates:
+        """Covariates from raw values, standardised with the mean and SD of the units in
+        ``basis`` (a boolean mask; default all)."""
         raw = np.asarray(raw, dtype=float).reshape(raw.shape[0], len(names))
-        mean = np.nanmean(raw, axis=0) if raw.size else np.zeros(len(names))
-        sd = np.nanstd(raw, axis=0, ddof=1) if raw.size else np.ones(len(names))
+        of = raw if basis is None else raw[np.asarray(basis, dtype=bool)]
+        mean = np.nanmean(of, axis=0) if of.size else np.zeros(len(names))
+        sd = np.nanstd(of, axis=0, ddof=1) if of.size else np.ones(len(names))
         if not standardize:
             return cls(tuple(names), raw, np.zeros(len(names)), np.ones(len(names)), False)
         return cls(tuple(names), (raw - mean) / sd, mean, sd, True)
@@ -943,10 +952,9 @@ def _display_labels(
     data: AllianceData, file_labels: Mapping[str, str], given: Mapping[str, str] | None
 ) -> dict[str, str]:
     """The display names of the columns ``data`` uses: the file's labels, then ``given``."""
-    from .errors import DataValidationError
-
     used = [data.columns["score"], data.columns["time"]]
     used += [*data.therapist_covariates.names, *data.patient_covariates.names]
+    used += [*(data.session_covariates.names if data.session_covariates else ())]
     given = dict(given or {})
     unknown = [k for k in given if k not in used]
     if unknown:
@@ -1016,10 +1024,7 @@ def _session_covariates(
             )
         check.require_variance(values[basis], name)
         out[:, m] = values
-    if not standardize:
-        return Covariates.from_raw(names, out, False)
-    mean, sd = np.nanmean(out[basis], axis=0), np.nanstd(out[basis], axis=0, ddof=1)
-    return Covariates(tuple(names), (out - mean) / sd, mean, sd, True)
+    return Covariates.from_raw(names, out, standardize, basis=basis)
 
 
 def _patient_covariates(frame: pd.DataFrame, names: tuple[str, ...], ids: _Ids) -> np.ndarray:

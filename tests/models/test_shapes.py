@@ -288,3 +288,24 @@ def test_a_spec_for_another_time_coding_refuses_the_data(dual):
         ab.growth_model(dual, spec=spec)
     with pytest.raises(ValueError, match="time_coding must be one of"):
         ab.ModelSpec(time_coding="sqrt")
+
+
+def test_a_session_covariate_takes_a_display_label_for_both_parts(dual):
+    frame = dual.to_frame().drop(columns=["time_coded"])
+    data = ab.AllianceData.from_frame(
+        frame,
+        therapist="therapist",
+        patient="patient",
+        score="alliance",
+        time="session",
+        rater="rater",
+        patient_covariates=["age"],
+        session_covariates=["symptoms"],
+        labels={"symptoms": "Symptom distress"},
+        scale=(1, 7),
+    )
+    assert data.labels == {"symptoms": "Symptom distress"}
+    spec = ab.ModelSpec(**SHAPES["everything"])
+    labels = ab.report_table(fake_fit(ab.growth_model(data, spec=spec), draws=10)).rows["label"]
+    assert "Symptom distress (within patients), patient-rated" in set(labels)
+    assert "Level × Symptom distress (between patients), patient-rated" in set(labels)
