@@ -28,7 +28,7 @@ from pathlib import Path
 import alliance_bayes as ab
 
 sys.path.insert(0, str(Path(__file__).parent))
-from likelihoods import COVARIATES, figures  # noqa: E402
+from likelihoods import COVARIATES, figures
 
 SYMPTOMS = ab.CovariateDesign(names=["symptoms"], mean=[12.0], sd=[4.0])
 SHAPES = {

@@ -194,8 +194,9 @@ class _Stop(Exception):
 
 
 def test_fit_tunes_400_steps_only_for_nutpie_on_an_integrated_model(monkeypatch, tiny_datasets):
-    """Without ``tune``: 400 steps for nutpie on the integrated model, 1,000 for PyMC's NUTS and
-    for a model with sampled effects; an explicit value passes through."""
+    """Without ``tune``: 400 steps for nutpie on the integrated model (the Student-t one too),
+    1,000 for PyMC's NUTS, for a model with sampled effects and for the censored model; an
+    explicit value passes through."""
     fit_module = importlib.import_module("alliance_bayes.fit")  # ab.fit is the function
     seen = []
 
@@ -211,11 +212,20 @@ def test_fit_tunes_400_steps_only_for_nutpie_on_an_integrated_model(monkeypatch,
         (integrated, {"sampler": "pymc"}),
         (explicit, {}),
         (integrated, {"tune": 123}),
+        (ab.growth_model(tiny_datasets[0], likelihood="student_t"), {}),
+        (ab.growth_model(tiny_datasets[0], likelihood="censored"), {}),
     ]
     for model, options in calls:
         with pytest.raises(_Stop):
             ab.fit(model, **options)
-    assert seen == [("nutpie", 400), ("pymc", 1000), ("nutpie", 1000), ("nutpie", 123)]
+    assert seen == [
+        ("nutpie", 400),
+        ("pymc", 1000),
+        ("nutpie", 1000),
+        ("nutpie", 123),
+        ("nutpie", 400),
+        ("nutpie", 1000),
+    ]
 
 
 def test_fit_takes_a_new_structure_from_the_store_it_is_given(tiny_fit, tiny_datasets, monkeypatch):

@@ -41,6 +41,7 @@ from ..data import AllianceData
 LATENT_NAME = "rating_latent"  # stored by fit (the effects' conditional draws need it)
 LATENT_DIM = "latent_slot"
 LATENT_SUMS_NAME = "latent_rating_sums"  # the rating sums given the latent values, in the graph
+CENSORED_SIDE_NAME = "censored_side"  # per latent slot: +1 at the top, -1 at the bottom, 0 empty
 CENSORED_ROOM = 4  # slots for at least one rating in this many (see censored_slots)
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -93,7 +94,7 @@ def latent_values(likelihood: str, data: AllianceData, rows: np.ndarray, sigma: 
         index, side = censored_slots(data, rows)
         model.add_coord(LATENT_DIM, np.arange(len(index)))
         index = pm.Data("censored_rating", index, dims=LATENT_DIM)
-        side = pm.Data("censored_side", side, dims=LATENT_DIM)
+        side = pm.Data(CENSORED_SIDE_NAME, side, dims=LATENT_DIM)
         latent = _slots(pt.neq(side, 0))
         slot_sd = sigma[model["rater_idx"][index]]
 
