@@ -123,7 +123,7 @@ def default_tune(model: pm.Model, sampler: str = "nutpie") -> int:
     The evidence (``benchmarks/likelihoods.py``'s data sets, two simulations each, three
     sampler seeds, 4 x 1000 draws; ``benchmarks/README.md``): Student-t refits sampled 12.2-14.1
     s after 400 steps against 18.0-21.2 s after 1,000, at the same mixing (min bulk ESS
-    562-760 against 624-678, max R-hat <= 1.009 against <= 1.012). The censored model gained
+    562-760 against 554-765, max R-hat <= 1.009 against <= 1.014). The censored model gained
     under a second and its worst R-hat was 1.013 after 400 steps (1.009 after 1,000), as in an
     earlier single pair (1.011 and 1.004), so it keeps 1,000.
 
