@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import alliance_bayes as ab
 from alliance_bayes import ModelSpec, Truth, datasets
 from alliance_bayes.cli import app
-from conftest import TINY_TRUTH, tiny_design
+from conftest import TINY_TRUTH, build, tiny_design
 
 runner = CliRunner()
 PATTERN = "alliance_{rater}_s{session}"
@@ -53,16 +53,7 @@ def long_csv(spec_files, tmp_path_factory):
 
 
 def long_data(frame: pd.DataFrame) -> ab.AllianceData:
-    return ab.AllianceData.from_frame(
-        frame,
-        therapist="therapist",
-        patient="patient",
-        score="alliance",
-        time="session",
-        rater="rater",
-        therapist_covariates=["burdens"],
-        scale=(1, 7),
-    )
+    return build(frame, score="alliance", therapist_covariates=["burdens"], scale=(1, 7))
 
 
 def wide_data(frame: pd.DataFrame, pattern: str = PATTERN, **options) -> ab.AllianceData:

@@ -20,7 +20,7 @@ from alliance_bayes._effect_draws import add_conditional_effects
 from alliance_bayes.errors import DataValidationError
 from alliance_bayes.models._effects import correlation_cholesky_graph, shaped_values
 from alliance_bayes.result import rebuild_data
-from conftest import fake_fit
+from conftest import build, fake_fit
 
 SHAPES = {
     "no_therapist_slopes": {"therapist_slopes": False},
@@ -292,13 +292,9 @@ def test_a_spec_for_another_time_coding_refuses_the_data(dual):
 
 def test_a_session_covariate_takes_a_display_label_for_both_parts(dual):
     frame = dual.to_frame().drop(columns=["time_coded"])
-    data = ab.AllianceData.from_frame(
+    data = build(
         frame,
-        therapist="therapist",
-        patient="patient",
         score="alliance",
-        time="session",
-        rater="rater",
         patient_covariates=["age"],
         session_covariates=["symptoms"],
         labels={"symptoms": "Symptom distress"},
